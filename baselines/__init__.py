@@ -1,0 +1,3 @@
+"""Classical solvers behind the method interface; importing this module registers them."""
+
+from ncosolve.baselines import constructive, lkh, local_search, ortools_routing, pyvrp_solver  # noqa: F401

@@ -1,0 +1,1 @@
+"""Gymnasium environments, registered as ``ncosolve/<Name>-v0`` on import."""

@@ -1,0 +1,32 @@
+"""ncosolve: learned and classical combinatorial-optimisation solvers behind one ``solve()``.
+
+``import ncosolve`` is the whole API: instances, ``generate``, readers, ``evaluate``, ``solve``,
+``methods``, shipped benchmarks, and the Gymnasium environments (registered on import).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("ncosolve")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+from ncosolve.errors import InfeasibleSolution, InvalidInstance, MissingDependency, NcoError, UnknownMethod
+from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance, evaluate
+from ncosolve.generators import generate
+from ncosolve.io import read_instance, read_solution, write_instance, write_solution
+from ncosolve.registry import methods, register
+from ncosolve.result import Result
+from ncosolve.solve import solve
+from ncosolve.benchmarks import best_known, load_benchmark
+
+import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
+import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
+
+__all__ = [
+    "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MissingDependency", "NcoError",
+    "Result", "TSPInstance", "UnknownMethod", "best_known", "evaluate", "generate", "load_benchmark", "methods",
+    "read_instance", "read_solution", "register", "solve", "write_instance", "write_solution", "__version__",
+]

@@ -1,0 +1,198 @@
+"""Format-detecting instance readers. Distances follow each benchmark's convention (see problems.distances)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import vrplib
+
+from ncosolve.errors import InvalidInstance, NcoError
+from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance
+from ncosolve.problems.distances import COORD_TYPES
+
+# (sniff(path, head_text) -> bool, read(path) -> instance); later families append their formats.
+_READERS: list[tuple[Callable[[Path, str], bool], Callable[..., object]]] = []
+
+
+def register_reader(sniff: Callable[[Path, str], bool], read: Callable[..., object]) -> None:
+    """Add a file format to ``read_instance``: ``sniff`` sees the path and the file's first 4 KB."""
+    _READERS.append((sniff, read))
+
+
+def _head(path: Path) -> str:
+    with open(path, "rb") as f:
+        return f.read(4096).decode("utf-8", errors="replace")
+
+
+def read_instance(path: str | os.PathLike, **options):
+    """Read an instance file, detecting its format (TSPLIB, VRPLIB/CVRPLIB, Solomon, and registered ones).
+
+    Raises ``InvalidInstance`` for a missing, unreadable or malformed file, naming the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInstance(f"{path}: no such file")
+    head = _head(path)
+    for sniff, read in reversed(_READERS):
+        if sniff(path, head):
+            try:
+                return read(path, **options)
+            except NcoError:
+                raise
+            except (ValueError, IndexError, KeyError, TypeError, AttributeError, OSError, UnicodeError) as exc:
+                raise InvalidInstance(f"{path.name}: malformed file ({type(exc).__name__}: {exc})") from None
+    raise InvalidInstance(f"{path.name}: unrecognised instance format (expected TSPLIB, VRPLIB or Solomon)")
+
+
+def _field(data: dict, key: str, path: Path):
+    if key not in data:
+        raise InvalidInstance(f"{path.name}: missing {key.upper()}")
+    return data[key]
+
+
+def _check_dimension(data: dict, n: int, path: Path) -> None:
+    dim = data.get("dimension")
+    if dim is not None and int(dim) != n:
+        raise InvalidInstance(f"{path.name}: DIMENSION is {dim} but {n} nodes were given")
+
+
+def _geometry(data: dict, path: Path, edge_weight_type: str | None) -> dict:
+    """coords / dist / edge_weight_type keyword arguments from parsed VRPLIB-style sections."""
+    ewt = str(data.get("edge_weight_type", "EUC_2D")).strip().upper()
+    coords = data.get("node_coord")
+    if ewt == "EXPLICIT":
+        dist = np.asarray(_field(data, "edge_weight", path), dtype=np.float64)
+        np.fill_diagonal(dist, 0.0)  # TSPLIB matrices often carry 9999 or similar on the diagonal
+        _check_dimension(data, len(dist), path)
+        return {"coords": coords, "dist": dist, "edge_weight_type": "EXPLICIT"}
+    if ewt not in COORD_TYPES:
+        raise InvalidInstance(f"{path.name}: EDGE_WEIGHT_TYPE {ewt} is not supported (use one of {COORD_TYPES})")
+    coords = np.asarray(_field(data, "node_coord", path), dtype=np.float64)
+    _check_dimension(data, len(coords), path)
+    return {"coords": coords, "edge_weight_type": edge_weight_type or ewt}
+
+
+def _parse(path: Path, compute_edge_weights: bool) -> dict:
+    try:
+        return vrplib.read_instance(path, compute_edge_weights=compute_edge_weights)
+    except NcoError:
+        raise
+    except Exception as exc:  # vrplib raises a variety of errors on malformed input
+        raise InvalidInstance(f"{path.name}: malformed file ({type(exc).__name__}: {exc})") from None
+
+
+def _explicit(data_head: str) -> bool:
+    return "EXPLICIT" in data_head.upper()
+
+
+def read_tsplib(path: Path, edge_weight_type: str | None = None) -> TSPInstance:
+    """A TSPLIB ``.tsp``/``.atsp`` file: EUC_2D, CEIL_2D, ATT, GEO or EXPLICIT (any matrix format)."""
+    data = _parse(path, compute_edge_weights=_explicit(_head(path)))
+    kind = str(data.get("type", "TSP")).strip().upper()
+    if kind not in ("TSP", "ATSP"):
+        raise InvalidInstance(f"{path.name}: TYPE {kind} is not a TSP")
+    return TSPInstance(name=str(data.get("name", path.stem)), **_geometry(data, path, edge_weight_type))
+
+
+def _depot_first(data: dict, path: Path) -> None:
+    depot = np.atleast_1d(data.get("depot", [0]))
+    if len(depot) != 1 or int(depot[0]) != 0:
+        raise InvalidInstance(f"{path.name}: only one depot, node 1, is supported (DEPOT_SECTION {depot.tolist()})")
+
+
+def read_vrplib(path: Path, edge_weight_type: str | None = None) -> CVRPInstance | CVRPTWInstance:
+    """A VRPLIB file: CVRP (CVRPLIB, nint distances) or CVRPTW (Solomon's one-decimal truncation)."""
+    data = _parse(path, compute_edge_weights=_explicit(_head(path)))
+    _depot_first(data, path)
+    kind = str(data.get("type", "CVRP")).strip().upper()
+    has_tw = "time_window" in data
+    if has_tw and edge_weight_type is None and str(data.get("edge_weight_type", "")).upper() == "EUC_2D":
+        edge_weight_type = "TRUNC1_2D"
+    geometry = _geometry(data, path, edge_weight_type)
+    common = dict(
+        name=str(data.get("name", path.stem)),
+        demands=_field(data, "demand", path),
+        capacity=_field(data, "capacity", path),
+        num_vehicles=data.get("vehicles"),
+        **geometry,
+    )
+    if not has_tw:
+        if kind not in ("CVRP", "VRP"):
+            raise InvalidInstance(f"{path.name}: TYPE {kind} without TIME_WINDOW_SECTION is not a CVRP")
+        return CVRPInstance(**common)
+    service = data.get("service_time", 0.0)
+    n = len(common["demands"])
+    service = np.full(n, float(service)) if np.ndim(service) == 0 else np.asarray(service, dtype=np.float64)
+    service = service.copy()
+    service[0] = 0.0
+    return CVRPTWInstance(time_windows=data["time_window"], service_times=service, **common)
+
+
+def read_solomon(path: Path, edge_weight_type: str | None = None) -> CVRPTWInstance:
+    """A VRPTW file in Solomon's original text layout (VEHICLE / CUSTOMER tables)."""
+    try:
+        data = vrplib.read_instance(path, instance_format="solomon", compute_edge_weights=False)
+    except Exception as exc:
+        raise InvalidInstance(f"{path.name}: malformed Solomon file ({type(exc).__name__}: {exc})") from None
+    service = np.asarray(data["service_time"], dtype=np.float64).copy()
+    service[0] = 0.0
+    return CVRPTWInstance(
+        name=str(data.get("name", path.stem)),
+        coords=data["node_coord"],
+        demands=data["demand"],
+        capacity=data["capacity"],
+        time_windows=data["time_window"],
+        service_times=service,
+        num_vehicles=data.get("vehicles"),
+        edge_weight_type=edge_weight_type or "TRUNC1_2D",
+    )
+
+
+def _type_line(head: str) -> str:
+    for line in head.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().upper() == "TYPE":
+            return value.strip().upper()
+    return ""
+
+
+def _is_tsplib(path: Path, head: str) -> bool:
+    return path.suffix.lower() in (".tsp", ".atsp") or _type_line(head) in ("TSP", "ATSP")
+
+
+def _is_vrplib(path: Path, head: str) -> bool:
+    return path.suffix.lower() == ".vrp" or _type_line(head) in ("CVRP", "VRP", "CVRPTW", "VRPTW")
+
+
+def _is_solomon(path: Path, head: str) -> bool:
+    upper = head.upper()
+    return "VEHICLE" in upper and "CUSTOMER" in upper and "NUMBER" in upper and ":" not in upper.split("VEHICLE")[0]
+
+
+register_reader(_is_vrplib, read_vrplib)
+register_reader(_is_tsplib, read_tsplib)
+register_reader(_is_solomon, read_solomon)
+
+
+def read_solution(path: str | os.PathLike) -> dict:
+    """A solution file: VRPLIB ``.sol`` (``routes``, ``cost``) or TSPLIB ``.tour`` (``tour``, 0-based)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInstance(f"{path}: no such file")
+    text = path.read_text(errors="replace")
+    if "TOUR_SECTION" in text.upper():
+        nodes = []
+        body = text[text.upper().index("TOUR_SECTION") + len("TOUR_SECTION"):]
+        for tok in body.split():
+            if tok == "-1" or tok.upper() == "EOF":
+                break
+            nodes.append(int(tok) - 1)
+        return {"tour": nodes}
+    try:
+        sol = vrplib.read_solution(path)
+    except Exception as exc:
+        raise InvalidInstance(f"{path.name}: malformed solution file ({type(exc).__name__}: {exc})") from None
+    return {"routes": [list(map(int, r)) for r in sol["routes"]], "cost": sol.get("cost")}

@@ -1,0 +1,1 @@
+"""Learned policies (torch) and their training code."""
