@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 import vrplib
+from vrplib.parse import parse_vrplib
 
 from ncosolve.errors import InvalidInstance, NcoError
 from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance
@@ -75,22 +76,73 @@ def _geometry(data: dict, path: Path, edge_weight_type: str | None) -> dict:
     return {"coords": coords, "edge_weight_type": edge_weight_type or ewt}
 
 
-def _parse(path: Path, compute_edge_weights: bool) -> dict:
+_SECTION_END = ("EOF", "DISPLAY_DATA_SECTION", "NODE_COORD_SECTION", "DEMAND_SECTION", "DEPOT_SECTION",
+                "TIME_WINDOW_SECTION", "SERVICE_TIME_SECTION", "FIXED_EDGES_SECTION", "TOUR_SECTION")
+
+
+def _split_edge_weights(text: str) -> tuple[str, list[float] | None]:
+    """Cut EDGE_WEIGHT_SECTION out of the file text (vrplib decodes only two of TSPLIB's matrix formats)."""
+    lines = text.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.strip().upper().startswith("EDGE_WEIGHT_SECTION")), None)
+    if start is None:
+        return text, None
+    end = next((k for k in range(start + 1, len(lines))
+                if lines[k].strip().upper().startswith(_SECTION_END)), len(lines))
+    values = [float(tok) for line in lines[start + 1:end] for tok in line.split()]
+    return "\n".join(lines[:start] + lines[end:]), values
+
+
+def _triangle(values: np.ndarray, n: int, lower: bool, diag: bool) -> np.ndarray:
+    """Symmetric matrix from a row-wise triangle (column-wise formats are the other triangle row-wise)."""
+    rows, cols = np.tril_indices(n, 0 if diag else -1) if lower else np.triu_indices(n, 0 if diag else 1)
+    if len(values) != len(rows):
+        raise InvalidInstance(f"EDGE_WEIGHT_SECTION has {len(values)} values, expected {len(rows)}")
+    m = np.zeros((n, n))
+    m[rows, cols] = values
+    return m + m.T - np.diag(np.diag(m))
+
+
+# TSPLIB matrix formats as (lower triangle?, with diagonal?) read row-wise; *_COL is the transposed *_ROW.
+_TRIANGLES = {
+    "UPPER_ROW": (False, False), "LOWER_COL": (False, False),
+    "LOWER_ROW": (True, False), "UPPER_COL": (True, False),
+    "UPPER_DIAG_ROW": (False, True), "LOWER_DIAG_COL": (False, True),
+    "LOWER_DIAG_ROW": (True, True), "UPPER_DIAG_COL": (True, True),
+}
+
+
+def _explicit_matrix(values: list[float], n: int, fmt: str) -> np.ndarray:
+    """The (n, n) matrix of an EDGE_WEIGHT_SECTION in any TSPLIB EDGE_WEIGHT_FORMAT."""
+    vals = np.asarray(values, dtype=np.float64)
+    if fmt == "FULL_MATRIX":
+        if len(vals) != n * n:
+            raise InvalidInstance(f"EDGE_WEIGHT_SECTION has {len(vals)} values, expected {n * n} for FULL_MATRIX")
+        return vals.reshape(n, n)
+    if fmt not in _TRIANGLES:
+        raise InvalidInstance(f"EDGE_WEIGHT_FORMAT {fmt!r} is not supported ({', '.join(['FULL_MATRIX', *_TRIANGLES])})")
+    return _triangle(vals, n, *_TRIANGLES[fmt])
+
+
+def _parse(path: Path) -> dict:
+    """Header and sections of a TSPLIB/VRPLIB file, with any explicit matrix decoded as ``edge_weight``."""
+    text, weights = _split_edge_weights(path.read_text(errors="replace"))
     try:
-        return vrplib.read_instance(path, compute_edge_weights=compute_edge_weights)
+        data = parse_vrplib(text, compute_edge_weights=False)
     except NcoError:
         raise
     except Exception as exc:  # vrplib raises a variety of errors on malformed input
         raise InvalidInstance(f"{path.name}: malformed file ({type(exc).__name__}: {exc})") from None
-
-
-def _explicit(data_head: str) -> bool:
-    return "EXPLICIT" in data_head.upper()
+    if weights is not None:
+        if "dimension" not in data:
+            raise InvalidInstance(f"{path.name}: missing DIMENSION")
+        fmt = str(data.get("edge_weight_format", "FULL_MATRIX")).strip().upper()
+        data["edge_weight"] = _explicit_matrix(weights, int(data["dimension"]), fmt)
+    return data
 
 
 def read_tsplib(path: Path, edge_weight_type: str | None = None) -> TSPInstance:
     """A TSPLIB ``.tsp``/``.atsp`` file: EUC_2D, CEIL_2D, ATT, GEO or EXPLICIT (any matrix format)."""
-    data = _parse(path, compute_edge_weights=_explicit(_head(path)))
+    data = _parse(path)
     kind = str(data.get("type", "TSP")).strip().upper()
     if kind not in ("TSP", "ATSP"):
         raise InvalidInstance(f"{path.name}: TYPE {kind} is not a TSP")
@@ -105,7 +157,7 @@ def _depot_first(data: dict, path: Path) -> None:
 
 def read_vrplib(path: Path, edge_weight_type: str | None = None) -> CVRPInstance | CVRPTWInstance:
     """A VRPLIB file: CVRP (CVRPLIB, nint distances) or CVRPTW (Solomon's one-decimal truncation)."""
-    data = _parse(path, compute_edge_weights=_explicit(_head(path)))
+    data = _parse(path)
     _depot_first(data, path)
     kind = str(data.get("type", "CVRP")).strip().upper()
     has_tw = "time_window" in data

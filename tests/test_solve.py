@@ -1,0 +1,81 @@
+"""solve() checks every answer with evaluate(), reports infeasibility, validates arguments."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import ncosolve
+from ncosolve.registry import _METHODS
+
+
+@pytest.fixture
+def toy_methods():
+    """Register throwaway methods for one test, and remove them after."""
+    added = []
+
+    def add(name, fn, problems=("tsp",), **kw):
+        ncosolve.register(name, problems, "test method", **kw)(fn)
+        added.append(name)
+
+    yield add
+    for name in added:
+        _METHODS.pop(name, None)
+
+
+def test_solve_reports_cost_from_evaluate(toy_methods, eil51):
+    toy_methods("identity", lambda inst, time_limit, seed: (list(range(inst.n)), {"note": 1}))
+    res = ncosolve.solve(eil51, method="identity", seed=3)
+    assert res.feasible and res.cost == ncosolve.evaluate(eil51, list(range(51)))
+    assert res.method == "identity" and res.info["seed"] == 3 and res.info["note"] == 1
+    assert res.runtime_s >= 0 and "identity" in res.summary()
+    assert res.to_dict()["solution"] == list(range(51))
+
+
+def test_infeasible_answers_are_flagged_not_hidden(toy_methods, eil51):
+    toy_methods("broken", lambda inst, time_limit, seed: ([0, 0, 1], {}))
+    toy_methods("nothing", lambda inst, time_limit, seed: (None, {}))
+    res = ncosolve.solve(eil51, method="broken")
+    assert not res.feasible and math.isinf(res.cost) and "visited 2 times" in res.info["infeasible_reason"]
+    res = ncosolve.solve(eil51, method="nothing")
+    assert not res.feasible and res.solution is None
+
+
+def test_argument_errors(toy_methods, eil51, a_n32_k5):
+    toy_methods("identity", lambda inst, time_limit, seed: (list(range(inst.n)), {}))
+    with pytest.raises(ncosolve.UnknownMethod, match="unknown method 'nope'"):
+        ncosolve.solve(eil51, method="nope")
+    with pytest.raises(ncosolve.UnknownMethod, match="does not solve 'cvrp'"):
+        ncosolve.solve(a_n32_k5, method="identity")
+    with pytest.raises(ncosolve.UnknownMethod, match="bad option"):
+        ncosolve.solve(eil51, method="identity", bogus=1)
+    with pytest.raises(ncosolve.NcoError, match="time_limit"):
+        ncosolve.solve(eil51, method="identity", time_limit=-1)
+    with pytest.raises(ncosolve.NcoError, match="not an ncosolve instance"):
+        ncosolve.solve([[0, 0]], method="identity")
+
+
+def test_missing_dependency_names_the_extra(toy_methods, eil51):
+    toy_methods("needs-missing", lambda inst, time_limit, seed: (list(range(inst.n)), {}),
+                requires=("surely_not_installed_pkg",), extra="fancy")
+    with pytest.raises(ncosolve.MissingDependency, match=r"ncosolve\[fancy\]"):
+        ncosolve.solve(eil51, method="needs-missing")
+    assert "needs-missing" not in [m.name for m in ncosolve.methods("tsp", available_only=True)]
+
+
+def test_auto_picks_the_strongest_available(toy_methods, eil51):
+    toy_methods("weak", lambda inst, time_limit, seed: (list(range(inst.n)), {}), strength=1)
+    toy_methods("strong-missing", lambda inst, time_limit, seed: (None, {}), strength=10**6,
+                requires=("surely_not_installed_pkg",))
+    toy_methods("strong", lambda inst, time_limit, seed: (list(range(inst.n)), {}), strength=10**5)
+    assert ncosolve.solve(eil51).method == "strong"
+
+
+def test_result_save(tmp_path, toy_methods, eil51):
+    toy_methods("identity", lambda inst, time_limit, seed: (list(range(inst.n)), {}))
+    res = ncosolve.solve(eil51, method="identity")
+    res.save(tmp_path / "r.json")
+    import json
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["cost"] == res.cost and data["feasible"] is True
