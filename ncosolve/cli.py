@@ -1,0 +1,343 @@
+"""The ``ncosolve`` command line: solve an instance, list methods and benchmarks, run the leaderboard, plot.
+
+Thin on purpose: each command parses its arguments and calls the library (``solve``, ``leaderboard``,
+``plotting``). User errors print one ``error: ...`` line on stderr and exit with status 2
+(``--debug`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+import ncosolve
+from ncosolve import leaderboard as lb
+from ncosolve.benchmarks import best_known, load_benchmark, suites
+from ncosolve.errors import MissingDependency, NcoError
+from ncosolve.io import read_instance, read_solution, write_solution
+from ncosolve.registry import methods as registered_methods
+
+app = typer.Typer(
+    name="ncosolve",
+    help="Learned and classical combinatorial-optimisation solvers: solve instances, compare methods on "
+         "benchmark suites, plot solutions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_STATE = {"debug": False}
+USAGE_ERROR = 2
+# click's exception classes, or the copy of click that newer typer versions vendor
+_click_errors = sys.modules[typer.BadParameter.__module__]
+
+
+def _out() -> Console:
+    """Console for results on stdout: no markup (names may hold brackets), wide when piped (unless $COLUMNS)."""
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=160 if wide else None, soft_wrap=False, markup=False)
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    """A table whose last column (description, reason) wraps and the others never do."""
+    table = Table(title=title)
+    for k, header in enumerate(headers):
+        table.add_column(header, no_wrap=k < len(headers) - 1)
+    return table
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ncosolve {ncosolve.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="On errors, show the full traceback."),
+    plugin: List[str] = typer.Option(
+        [], "--plugin", "-p", metavar="MODULE",
+        help="Import MODULE first, e.g. one that registers your own methods or suites (repeatable)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Learned and classical combinatorial-optimisation solvers.
+
+    Exit status: 0 success, 1 no feasible solution found (solve), 2 usage error.
+    """
+    _STATE["debug"] = debug
+    for name in plugin:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise NcoError(f"--plugin {name}: cannot import it ({exc})") from None
+
+
+def load_instance(spec: str):
+    """An instance from a file path, or ``BENCHMARK:NAME`` (instance NAME of a shipped suite)."""
+    if Path(spec).exists() or ":" not in spec:
+        return read_instance(spec)
+    suite, _, name = spec.partition(":")
+    instances = load_benchmark(suite)
+    for inst in instances:
+        if inst.name == name:
+            return inst
+    names = [i.name for i in instances]
+    shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+    raise NcoError(f"benchmark {suite!r} has no instance {name!r}; it has {shown}")
+
+
+def parse_options(pairs: List[str]) -> dict:
+    """``key=value`` strings to keyword options; values are read as JSON (numbers, true, lists), else text."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise NcoError(f"--option {pair!r}: expected key=value")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send whatever solvers print (Python or native code) to stderr, keeping stdout for ncosolve's output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _fmt(value: float | None, spec: str = ".10g") -> str:
+    """A number for tables ("-" when missing or infinite); costs keep all their integer digits."""
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+@app.command()
+def solve(
+    instance: str = typer.Argument(..., metavar="FILE|BENCHMARK:NAME",
+                                   help="An instance file (TSPLIB, VRPLIB, Solomon), or e.g. tsplib:eil51."),
+    method: str = typer.Option("auto", "--method", "-m", help="Method name (see 'ncosolve methods'), or auto."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", "-t",
+                                               help="Budget in seconds (default: the method's own)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON: the Result, best known value and gap."),
+    output: Optional[Path] = typer.Option(None, "--output",
+                                          help="Save the result: .json (as --json), .sol or .tour (file formats)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a picture of the tour / routes (e.g. tour.png)."),
+    option: List[str] = typer.Option([], "--option", metavar="KEY=VALUE",
+                                     help="Method-specific option (repeatable), e.g. --option runs=5."),
+) -> None:
+    """Solve one instance and print its cost, checked by evaluate(), and the gap to the best known value.
+
+    Exit status 1 when the method found no feasible solution.
+    """
+    inst = load_instance(instance)
+    options = parse_options(option)
+    if plot is not None:
+        from ncosolve.plotting import plot_points
+
+        plot_points(inst)  # fail before solving, not after
+    with _stdout_to_stderr():
+        result = ncosolve.solve(inst, method=method, time_limit=time_limit, seed=seed, **options)
+    best = best_known(inst)
+    doc = {"instance": inst.name, "problem": inst.problem, **result.to_dict(), "best_known": best,
+           "gap": lb.gap(result.cost, best)}
+    if as_json:
+        typer.echo(json.dumps(doc))
+    else:
+        typer.echo(f"{inst.name or instance}: {inst.problem}, {inst.n} nodes")
+        typer.echo(result.summary())
+        if best is not None:
+            typer.echo(f"best known {_fmt(best)}, gap {_fmt(doc['gap'], '.2f')} %")
+    if output is not None:
+        if output.suffix in (".sol", ".tour"):
+            if result.solution is None:
+                raise NcoError(f"--output {output}: the method returned no solution to write")
+            write_solution(output, result.solution, cost=doc["cost"])
+        else:
+            output.write_text(json.dumps(doc, indent=1) + "\n")
+        typer.echo(f"wrote {output}", err=True)
+    if plot is not None:
+        if result.solution is None:
+            raise NcoError(f"--plot {plot}: the method returned no solution to draw")
+        from ncosolve.plotting import save_plot
+
+        save_plot(inst, result.solution, plot, title=f"{inst.name}: {result.summary()}")
+        typer.echo(f"wrote {plot}", err=True)
+    if not result.feasible:
+        raise typer.Exit(1)
+
+
+@app.command("methods")
+def list_methods(
+    problem: Optional[str] = typer.Option(None, "--problem", help="Only methods for this problem (tsp, cvrp, ...)."),
+) -> None:
+    """List the registered methods: problems, whether installed (or which extra to install), description."""
+    found = registered_methods(problem)
+    if not found:
+        known = sorted({p for m in registered_methods() for p in m.problems})
+        raise NcoError(f"no method solves {problem!r}; problems with methods: {', '.join(known) or 'none'}")
+    table = _table("method", "problems", "available", "default budget", "description")
+    for m in found:
+        try:
+            m.check_available()
+            available = "yes"
+        except MissingDependency as exc:
+            available = "no: " + str(exc).split("needs ", 1)[-1]
+        budget = "-" if m.default_time_limit is None else f"{m.default_time_limit:g} s"
+        table.add_row(m.name, ", ".join(m.problems), available, budget, m.description)
+    _out().print(table)
+
+
+@app.command()
+def benchmarks() -> None:
+    """List the shipped benchmark suites: problem, number of instances, kind of reference values."""
+    table = _table("suite", "problem", "instances", "reference", "description")
+    for s in suites():
+        table.add_row(s.name, s.problem, str(len(load_benchmark(s.name))), s.reference, s.description)
+    _out().print(table)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True, markup=False))
+
+
+@app.command()
+def leaderboard(
+    suite: str = typer.Option("quick", "--suite", "-s", help="Benchmark suite (see 'ncosolve benchmarks')."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="Comma-separated methods (default: all installed)."),
+    time_limit: float = typer.Option(2.0, "--time-limit", "-t", help="The same budget in seconds for every run."),
+    seed: int = typer.Option(0, "--seed", help="Seed given to every method."),
+    results: Optional[Path] = typer.Option(
+        None, "--results", help="Folder for leaderboard.csv / .json [default: ./results/leaderboard-SUITE]"),
+) -> None:
+    """Run every method on every instance of a suite under one budget; print and save cost, gap, time, feasibility.
+
+    Each solution is re-checked by evaluate(); a method that raises, returns an infeasible solution or overruns
+    its budget (more than 10% + 0.5 s) is recorded as infeasible with the reason.
+    """
+    names = None if methods is None else [m.strip() for m in methods.split(",") if m.strip()]
+    if names is not None and not names:
+        raise NcoError("--methods: give at least one method name")
+    folder = results if results is not None else Path("results") / f"leaderboard-{suite}"
+    lb.check_time_limit(time_limit)
+    jobs = lb.plan(suite, names)
+    with _progress() as progress, _stdout_to_stderr():
+        task = progress.add_task(suite, total=len(jobs))
+
+        def advance(row: dict, done: int, total: int) -> None:
+            status = _fmt(row["cost"]) if row["feasible"] else "infeasible"
+            progress.update(task, completed=done, total=total,
+                            description=f"{suite}: {row['instance']} {row['method']} {status}")
+
+        rows = lb.run_jobs(suite, jobs, time_limit=time_limit, seed=seed, on_row=advance)
+    folder.mkdir(parents=True, exist_ok=True)
+    lb.write_csv(rows, folder / "leaderboard.csv")
+    lb.write_json(rows, folder / "leaderboard.json", suite=suite, time_limit=time_limit, seed=seed)
+    out = _out()
+    table = _table("instance", "method", "cost", "best", "gap %", "time s", "feasible",
+                   title=f"{suite}, {time_limit:g} s")
+    for r in rows:
+        feasible = "yes" if r["feasible"] else "no: " + _short(r["reason"])
+        table.add_row(r["instance"], r["method"], _fmt(r["cost"]), _fmt(r["best"]), _fmt(r["gap"], ".2f"),
+                      f"{r['runtime_s']:.2f}", feasible)
+    out.print(table)
+    summary = _table("method", "runs", "mean gap %", "mean time s", "feasible %", "wins", title="summary")
+    for s in lb.summarise(rows):
+        summary.add_row(s["method"], str(s["runs"]), _fmt(s["mean_gap"], ".2f"), _fmt(s["mean_runtime_s"], ".2f"),
+                        f"{s['feasible_pct']:.0f}", str(s["wins"]))
+    out.print(summary)
+    feasible = sum(r["feasible"] for r in rows)
+    out.print(f"{len(rows)} runs, {feasible} feasible; wrote {folder / 'leaderboard.csv'} and "
+              f"{folder / 'leaderboard.json'}", soft_wrap=True)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def load_solution_file(path: Path):
+    """A solution from ``solve --output`` JSON, a JSON list, or a .sol / .tour file; with its instance name."""
+    if path.suffix.lower() != ".json":
+        data = read_solution(path)
+        return data.get("tour", data.get("routes")), None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise NcoError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, list):
+        return data, None
+    if not isinstance(data, dict) or data.get("solution") is None:
+        raise NcoError(f"{path}: no 'solution' in it (expected the JSON of 'ncosolve solve --output')")
+    return data["solution"], data.get("instance")
+
+
+@app.command()
+def plot(
+    instance: str = typer.Argument(..., metavar="FILE|BENCHMARK:NAME", help="The instance the solution is for."),
+    solution: Path = typer.Option(..., "--solution", help="Solution: JSON from 'solve --output', or .sol / .tour."),
+    output: Path = typer.Option(..., "--output", "-o", help="Image to write (.png, .svg, .pdf)."),
+    title: Optional[str] = typer.Option(None, "--title", help="Title (default: name and cost from evaluate())."),
+) -> None:
+    """Draw a saved solution on its instance: the tour, or one coloured route per vehicle."""
+    from ncosolve.plotting import save_plot
+
+    inst = load_instance(instance)
+    sol, name = load_solution_file(solution)
+    if name is not None and inst.name is not None and name != inst.name:
+        raise NcoError(f"{solution} is a solution of {name!r}, not of {inst.name!r}")
+    save_plot(inst, sol, output, title=title)
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(USAGE_ERROR)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Console-script entry point: run the command, turning user errors into one ``error:`` line, status 2."""
+    _STATE["debug"] = False
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="ncosolve", standalone_mode=False)
+    except getattr(_click_errors, "NoArgsIsHelpError", ()) as exc:
+        typer.echo(exc.format_message())
+        code = 0
+    except _click_errors.UsageError as exc:
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _fail(exc.format_message() + where)
+    except _click_errors.ClickException as exc:
+        _fail(exc.format_message())
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    except (NcoError, OSError) as exc:
+        if _STATE["debug"]:
+            traceback.print_exc()
+            sys.exit(USAGE_ERROR)
+        _fail(str(exc) or type(exc).__name__)
+    sys.exit(code or 0)

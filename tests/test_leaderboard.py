@@ -1,0 +1,159 @@
+"""The leaderboard harness: every supported (instance, method) pair runs, failures are recorded, summaries add up."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+
+import pytest
+
+import ncosolve
+from ncosolve import benchmarks
+from ncosolve import leaderboard as lb
+from ncosolve.registry import _METHODS
+
+REQUIRED_KEYS = {"suite", "instance", "method", "time_limit", "seed", "cost", "gap", "runtime_s", "feasible", "reason"}
+
+
+@pytest.fixture
+def toy_methods():
+    """Register throwaway methods for one test, and remove them after."""
+    added = []
+
+    def add(name, fn, problems=("tsp",), **kw):
+        ncosolve.register(name, problems, "test method", **kw)(fn)
+        added.append(name)
+
+    yield add
+    for name in added:
+        _METHODS.pop(name, None)
+
+
+@pytest.fixture
+def mixed_suite(eil51, a_n32_k5):
+    """A registered two-instance suite, one TSP (optimum 426) and one CVRP (optimum 784)."""
+    benchmarks.register_suite("test-mixed", "routing", "eil51 and A-n32-k5", "optima")(lambda: [eil51, a_n32_k5])
+    yield "test-mixed"
+    benchmarks._SUITES.pop("test-mixed")
+
+
+def identity(instance, time_limit, seed):
+    return list(range(instance.n)), {}
+
+
+def singletons(instance, time_limit, seed):
+    return [[c] for c in range(1, instance.n)], {}
+
+
+def crash(instance, time_limit, seed):
+    raise RuntimeError("boom")
+
+
+def test_every_supported_pair_runs_and_failures_are_kept(toy_methods, mixed_suite, eil51, a_n32_k5):
+    toy_methods("t-identity", identity)
+    toy_methods("t-singletons", singletons, problems=("cvrp",))
+    toy_methods("t-crash", crash, problems=("tsp", "cvrp"))
+    progress = []
+    rows = lb.run_leaderboard(mixed_suite, ["t-identity", "t-singletons", "t-crash"], time_limit=1, seed=7,
+                              on_row=lambda row, done, total: progress.append((row["method"], done, total)))
+    assert [(r["instance"], r["method"]) for r in rows] == [
+        ("eil51", "t-identity"), ("eil51", "t-crash"), ("A-n32-k5", "t-singletons"), ("A-n32-k5", "t-crash")]
+    assert progress == [("t-identity", 1, 4), ("t-crash", 2, 4), ("t-singletons", 3, 4), ("t-crash", 4, 4)]
+    for r in rows:
+        assert REQUIRED_KEYS <= set(r) and r["suite"] == mixed_suite and r["time_limit"] == 1 and r["seed"] == 7
+    tsp, _, vrp, _ = rows
+    assert tsp["cost"] == ncosolve.evaluate(eil51, list(range(51))) and tsp["best"] == 426 and tsp["feasible"]
+    assert tsp["gap"] == pytest.approx(100 * (tsp["cost"] - 426) / 426)
+    assert vrp["cost"] == ncosolve.evaluate(a_n32_k5, [[c] for c in range(1, 32)]) and vrp["best"] == 784
+    for r in (rows[1], rows[3]):
+        assert not r["feasible"] and r["cost"] is None and r["gap"] is None
+        assert r["reason"] == "raised RuntimeError: boom" and r["runtime_s"] >= 0
+
+
+def test_infeasible_empty_and_over_budget_answers_do_not_count(toy_methods, eil51):
+    toy_methods("t-broken", lambda inst, time_limit, seed: ([0, 0] + list(range(2, inst.n)), {}))
+    toy_methods("t-nothing", lambda inst, time_limit, seed: (None, {}))
+
+    def slow(instance, time_limit, seed):
+        time.sleep(lb.allowed_runtime(time_limit) + 0.1)
+        return list(range(instance.n)), {}
+
+    toy_methods("t-slow", slow)
+    benchmarks.register_suite("test-eil51", "tsp", "eil51", "optimum")(lambda: [eil51])
+    try:
+        rows = {r["method"]: r for r in lb.run_leaderboard("test-eil51", ["t-broken", "t-nothing", "t-slow"],
+                                                           time_limit=0.2)}
+    finally:
+        benchmarks._SUITES.pop("test-eil51")
+    assert not rows["t-broken"]["feasible"] and "node 0 visited 2 times" in rows["t-broken"]["reason"]
+    assert not rows["t-nothing"]["feasible"] and rows["t-nothing"]["reason"] == "the method found no solution"
+    slow_row = rows["t-slow"]
+    assert not slow_row["feasible"] and slow_row["reason"].startswith("over budget: ran 0.8")
+    assert slow_row["runtime_s"] > lb.allowed_runtime(0.2) and slow_row["cost"] == ncosolve.evaluate(eil51, range(51))
+    assert [s["feasible_runs"] for s in lb.summarise(list(rows.values()))] == [0, 0, 0]
+
+
+def test_method_selection(toy_methods, mixed_suite, eil51):
+    toy_methods("t-identity", identity)
+    toy_methods("t-vrptw", singletons, problems=("cvrptw",))
+    toy_methods("t-missing", identity, requires=("no_such_module_xyz",), extra="nothing")
+    default = [m.name for m in lb.select_methods([eil51])]
+    assert "t-identity" in default and "t-vrptw" not in default and "t-missing" not in default
+    assert all("tsp" in m.problems and m.available for m in lb.select_methods([eil51]))
+    assert len(lb.plan(mixed_suite, ["t-identity", "t-identity"])) == 1  # repeated names run once
+    with pytest.raises(ncosolve.UnknownMethod, match="unknown method 't-nope'"):
+        lb.plan(mixed_suite, ["t-identity", "t-nope"])
+    with pytest.raises(ncosolve.UnknownMethod, match="solves cvrptw, but the instances are cvrp, tsp"):
+        lb.plan(mixed_suite, ["t-vrptw"])
+    with pytest.raises(ncosolve.MissingDependency, match=r"ncosolve\[nothing\]"):
+        lb.plan(mixed_suite, ["t-missing"])
+    with pytest.raises(ncosolve.NcoError, match="unknown benchmark"):
+        lb.plan("no-such-suite")
+    for bad in (0, -1, math.inf, math.nan, None):
+        with pytest.raises(ncosolve.NcoError, match="time_limit"):
+            lb.run_leaderboard(mixed_suite, ["t-identity"], time_limit=bad)
+
+
+def _row(instance, method, cost, gap, runtime, feasible=True):
+    return {"suite": "s", "instance": instance, "method": method, "time_limit": 1.0, "seed": 0, "cost": cost,
+            "gap": gap, "runtime_s": runtime, "feasible": feasible, "reason": "" if feasible else "bad"}
+
+
+def test_summarise_counts_wins_ties_and_feasible_gaps_only():
+    rows = [
+        _row("i1", "a", 100.0, 0.0, 1.0), _row("i1", "b", 100.0, 0.0, 2.0), _row("i1", "c", 90.0, -10.0, 0.5, False),
+        _row("i2", "a", 110.0, 10.0, 1.0), _row("i2", "b", 105.0, 5.0, 2.0), _row("i2", "c", None, None, 3.5, False),
+        _row("i3", "a", 50.0, None, 1.0), _row("i3", "b", 60.0, None, 2.0), _row("i3", "c", 40.0, None, 1.0, False),
+    ]
+    summary = {s["method"]: s for s in lb.summarise(rows)}
+    assert list(summary) == ["a", "b", "c"]
+    assert summary["a"] == {"method": "a", "runs": 3, "feasible_runs": 3, "feasible_pct": 100.0, "mean_gap": 5.0,
+                            "mean_runtime_s": 1.0, "wins": 2}
+    assert summary["b"]["wins"] == 2 and summary["b"]["mean_gap"] == 2.5  # tie on i1, best on i2
+    assert summary["c"]["wins"] == 0 and summary["c"]["mean_gap"] is None and summary["c"]["feasible_pct"] == 0
+    assert summary["c"]["mean_runtime_s"] == pytest.approx(5.0 / 3)  # failed runs' time counts too
+
+
+def test_csv_and_json_files_hold_every_row(tmp_path):
+    rows = [{**_row("i1", "a", 100.0, 0.0, 1.0), "problem": "tsp", "best": 100.0},
+            {**_row("i1", "b", None, None, 2.0, False), "problem": "tsp", "best": 100.0}]
+    lb.write_csv(rows, tmp_path / "r.csv")
+    lb.write_json(rows, tmp_path / "r.json", suite="s", time_limit=1.0)
+    with open(tmp_path / "r.csv") as f:
+        back = list(csv.DictReader(f))
+    assert [r["method"] for r in back] == ["a", "b"] and tuple(back[0]) == lb.ROW_KEYS
+    assert back[1]["cost"] == "" and back[1]["feasible"] == "False" and back[1]["reason"] == "bad"
+    assert float(back[0]["cost"]) == 100.0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["rows"] == rows and doc["suite"] == "s" and doc["time_limit"] == 1.0
+    assert [s["method"] for s in doc["summary"]] == ["a", "b"]
+    assert doc["environment"]["versions"]["ncosolve"] == ncosolve.__version__ and doc["environment"]["cpu_count"]
+
+
+def test_gap():
+    assert lb.gap(432.0, 426.0) == pytest.approx(100 * 6 / 426)
+    assert lb.gap(426.0, 426.0) == 0.0
+    assert lb.gap(None, 426.0) is None and lb.gap(math.inf, 426.0) is None and lb.gap(430.0, None) is None
+    assert lb.allowed_runtime(2.0) == pytest.approx(2.7)
