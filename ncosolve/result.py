@@ -41,7 +41,7 @@ class Result:
     def summary(self) -> str:
         """One line for humans."""
         status = "feasible" if self.feasible else f"INFEASIBLE ({self.info.get('infeasible_reason', 'no solution')})"
-        cost = f"{self.cost:.6g}" if math.isfinite(self.cost) else "-"
+        cost = f"{self.cost:.10g}" if math.isfinite(self.cost) else "-"
         return f"{self.method}: cost {cost}, {status}, {self.runtime_s:.2f} s"
 
     def to_dict(self) -> dict:
