@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ncosolve.baselines.ortools_routing import integer_scale, to_int
+from ncosolve.baselines.scaling import integer_scale, to_int
 from ncosolve.errors import NcoError
 from ncosolve.registry import register
 

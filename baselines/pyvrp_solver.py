@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ncosolve.baselines.ortools_routing import MAX_INT64_VALUE, integer_loads, integer_scale, scaled_times, to_int
+from ncosolve.baselines.scaling import MAX_INT64_VALUE, integer_loads, integer_scale, scaled_times, to_int
 from ncosolve.registry import register
 
 # Continuous distances are scaled so the longest edge is this many units. PyVRP's penalties for excess
