@@ -15,7 +15,7 @@ import pytest
 
 import ncosolve
 from ncosolve.baselines.lkh import MAX_NODES
-from ncosolve.baselines.ortools_routing import integer_loads, integer_scale, scaled_times
+from ncosolve.baselines.scaling import integer_loads, integer_scale, scaled_times
 from ncosolve.benchmarks import data_dir
 
 
