@@ -98,3 +98,16 @@ def test_time_limit_returns_none():
     inst = ncosolve.read_instance(SCEN, agents=10)
     res = ncosolve.solve(inst, "mapf-cbs", time_limit=1e-4)
     assert not res.feasible and res.solution is None
+
+
+def test_lifelong_windowed_prioritized():
+    inst = generate_mapf_lifelong("random", 32, horizon=128, seed=0, size=20, density=0.2)
+    res = ncosolve.solve(inst, "mapf-prioritized", time_limit=20)
+    assert res.feasible and res.solution.shape == (32, 129, 2)
+    assert res.cost == evaluate_mapf_lifelong(inst, res.solution)
+    assert res.info["pibt_fallback_steps"] < 128  # windows were planned, not only played by PIBT
+    pibt = ncosolve.solve(inst, "mapf-pibt")
+    assert res.cost > 0.8 * pibt.cost
+    # past the time limit every remaining step is PIBT's, and the answer still covers the horizon
+    quick = ncosolve.solve(inst, "mapf-prioritized", time_limit=1e-4)
+    assert quick.feasible and quick.info["pibt_fallback_steps"] == 128
