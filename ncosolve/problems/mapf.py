@@ -378,19 +378,6 @@ def evaluate_mapf_lifelong(instance: MAPFLifelongInstance, paths) -> float:
     return float(goals_reached(instance, paths).sum()) / instance.horizon
 
 
-def pad_paths(paths: list) -> np.ndarray:
-    """Stack per-agent (T_i+1, 2) paths into (agents, max T+1, 2), each agent waiting at its last cell."""
-    if not paths:
-        return np.zeros((0, 1, 2), dtype=np.int64)
-    length = max(len(p) for p in paths)
-    out = np.empty((len(paths), length, 2), dtype=np.int64)
-    for a, p in enumerate(paths):
-        p = np.asarray(p, dtype=np.int64).reshape(-1, 2)
-        out[a, :len(p)] = p
-        out[a, len(p):] = p[-1]
-    return out
-
-
 def _register() -> None:
     from ncosolve.problems import register_problem
 
