@@ -1,0 +1,25 @@
+"""BPR link performance: times t(x) = t0 (1 + b (x/c)^p), their derivative and the Beckmann integral."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ncosolve.equilibrium.types import Scenario, Topology
+
+
+def link_times(topo: Topology, scen: Scenario, flows):
+    """(L,) travel time of each link at ``flows``."""
+    return topo.free_flow_time * (1.0 + topo.b * (flows / scen.capacity) ** topo.power)
+
+
+def link_time_slopes(topo: Topology, scen: Scenario, flows):
+    """(L,) derivative dt/dx of each link at ``flows`` (the diagonal Hessian of the Beckmann function)."""
+    ratio = flows / scen.capacity
+    return topo.free_flow_time * topo.b * topo.power * ratio ** (topo.power - 1.0) / scen.capacity
+
+
+def beckmann(topo: Topology, scen: Scenario, flows):
+    """Beckmann objective sum_a integral_0^x_a t_a(w) dw, the potential that UE flows minimise."""
+    ratio = flows / scen.capacity
+    return jnp.sum(topo.free_flow_time * (flows + topo.b * scen.capacity * ratio ** (topo.power + 1.0)
+                                          / (topo.power + 1.0)))
