@@ -15,6 +15,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from ncosolve.errors import InfeasibleSolution, InvalidInstance, MissingDependency, NcoError, UnknownMethod
 from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance, evaluate
+from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance
 from ncosolve.generators import generate
 from ncosolve.io import read_instance, read_solution, write_instance, write_solution
 from ncosolve.registry import methods, register
@@ -26,7 +27,8 @@ import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
 
 __all__ = [
-    "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MissingDependency", "NcoError",
+    "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance", "MAPFLifelongInstance",
+    "MissingDependency", "NcoError",
     "Result", "TSPInstance", "UnknownMethod", "best_known", "evaluate", "generate", "load_benchmark", "methods",
     "read_instance", "read_solution", "register", "solve", "write_instance", "write_solution", "__version__",
 ]

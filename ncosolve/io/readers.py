@@ -45,7 +45,7 @@ def read_instance(path: str | os.PathLike, **options):
                 raise
             except (ValueError, IndexError, KeyError, TypeError, AttributeError, OSError, UnicodeError) as exc:
                 raise InvalidInstance(f"{path.name}: malformed file ({type(exc).__name__}: {exc})") from None
-    raise InvalidInstance(f"{path.name}: unrecognised instance format (expected TSPLIB, VRPLIB or Solomon)")
+    raise InvalidInstance(f"{path.name}: unrecognised instance format (expected TSPLIB, VRPLIB, Solomon or MovingAI)")
 
 
 def _field(data: dict, key: str, path: Path):
