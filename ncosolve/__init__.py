@@ -16,19 +16,22 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 from ncosolve.errors import InfeasibleSolution, InvalidInstance, MissingDependency, NcoError, UnknownMethod
 from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance, evaluate
 from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance
+from ncosolve.problems.network import NDPInstance, Network
 from ncosolve.generators import generate
 from ncosolve.io import read_instance, read_solution, write_instance, write_solution
 from ncosolve.registry import methods, register
 from ncosolve.result import Result
 from ncosolve.solve import solve
 from ncosolve.benchmarks import best_known, load_benchmark
+from ncosolve.equilibrium import equilibrium, equilibrium_batch  # the function shadows the subpackage name
 
 import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
 
 __all__ = [
-    "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance", "MAPFLifelongInstance",
-    "MissingDependency", "NcoError",
-    "Result", "TSPInstance", "UnknownMethod", "best_known", "evaluate", "generate", "load_benchmark", "methods",
-    "read_instance", "read_solution", "register", "solve", "write_instance", "write_solution", "__version__",
+    "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance",
+    "MAPFLifelongInstance", "MissingDependency", "NDPInstance", "NcoError", "Network", "Result",
+    "TSPInstance", "UnknownMethod", "best_known", "equilibrium", "equilibrium_batch", "evaluate", "generate",
+    "load_benchmark", "methods", "read_instance", "read_solution", "register", "solve", "write_instance",
+    "write_solution", "__version__",
 ]
