@@ -1,0 +1,47 @@
+"""The registered ``solve()`` methods of the search: ``mcts`` (softdist heatmap) and ``mcts-knn`` (knn-prior)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ncosolve.registry import register
+from ncosolve.search.mcts import default_params, mcts_search
+
+
+def _run(instance, heatmap: str, time_limit: float, seed: int, max_actions: int | None, **overrides):
+    """Search with the size defaults overridden by the options the caller gave (None = default)."""
+    params = replace(default_params(instance.n), **{k: v for k, v in overrides.items() if v is not None})
+    result = mcts_search(instance, heatmap=heatmap, time_limit=time_limit, seed=seed, params=params,
+                         max_actions=max_actions)
+    info = {"heatmap": heatmap, "length": result.length, "actions": result.actions,
+            "improvements": result.improvements, "restarts": result.restarts,
+            "setup_s": round(result.setup_seconds, 4), "search_s": round(result.search_seconds, 4),
+            "params": dict(vars(params)), **result.info}
+    return np.asarray(result.tour, dtype=np.int64), info
+
+
+@register("mcts", ("tsp",), "heatmap-guided MCTS over k-opt moves, softdist heatmap (numba, sparse; symmetric TSP)",
+          default_time_limit=10.0, strength=0)
+def mcts_softdist(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
+                  restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
+                  candidate_rule: str | None = None, neighbours: int | None = None, tau: float | None = None,
+                  restart: str | None = None, kick_window: int | None = None, max_actions: int | None = None):
+    """MCTS guided by the softdist heatmap; see ``ncosolve.search.mcts`` (options override size defaults)."""
+    return _run(instance, "softdist", time_limit, seed, max_actions, alpha=alpha, beta=beta,
+                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
+                candidate_rule=candidate_rule, neighbours=neighbours, tau=tau, restart=restart,
+                kick_window=kick_window)
+
+
+@register("mcts-knn", ("tsp",), "heatmap-guided MCTS over k-opt moves, parameter-free knn-prior heatmap "
+          "(numba, sparse; symmetric TSP)", default_time_limit=10.0, strength=0)
+def mcts_knn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
+             restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
+             candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,
+             kick_window: int | None = None, max_actions: int | None = None):
+    """MCTS guided by the shipped knn-prior heatmap; see ``ncosolve.search.mcts``."""
+    return _run(instance, "knn-prior", time_limit, seed, max_actions, alpha=alpha, beta=beta,
+                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
+                candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)

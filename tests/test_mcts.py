@@ -1,0 +1,208 @@
+"""Heatmap-guided MCTS: distances agree with evaluate(), moves never lengthen a tour, sparse structures,
+seeded reproducibility, honest time limits, shipped knn-prior table and TSP-500/1000/10000 suites."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import ncosolve
+import ncosolve.search  # noqa: F401  (registers mcts, mcts-knn and the tsp*-fu suites)
+from ncosolve.benchmarks import best_known, data_dir, load_benchmark
+from ncosolve.errors import NcoError
+from ncosolve.problems.distances import coord_distances
+from ncosolve.search import MCTSParams, mcts_search, solve_many, warm_up
+from ncosolve.search.candidates import nearest_neighbours, reverse_slots
+from ncosolve.search.heatmaps import knn_prior_table, make_heatmap, select_candidates, symmetrize
+from ncosolve.search.metric import edge_length, kernel_metric, tour_length
+from ncosolve.search.mcts import run_actions
+from ncosolve.search.suites import SETS
+from ncosolve.search.tour_ops import double_bridge, sample_tour, seed_rng, two_opt
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm():
+    """Load the compiled kernels once, so that timed tests time the search, not the loading."""
+    warm_up()
+
+
+def tsplib(name):
+    return ncosolve.read_instance(data_dir() / "tsplib" / f"{name}.tsp")
+
+
+def search_state(instance, params=MCTSParams(), seed=0):
+    """A 2-opt-optimal heatmap-sampled tour and the structures the kernels work on."""
+    pts, mat, mode = kernel_metric(instance)
+    nbr, nbr_len = nearest_neighbours(instance, params.neighbours)
+    heat = symmetrize(make_heatmap("softdist", nbr_len, params.tau), nbr)
+    cand, cand_heat = select_candidates(heat, nbr, params.candidates, params.candidate_rule)
+    W, Q = 100.0 * cand_heat, np.zeros(cand.shape)
+    seed_rng(seed)
+    n = instance.n
+    tour, pos = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    sample_tour(tour, pos, cand, W, nbr, pts, mat, mode)
+    return dict(tour=tour, pos=pos, nbr=nbr, cand=cand, W=W, Q=Q, pts=pts, mat=mat, mode=mode)
+
+
+@pytest.mark.parametrize("ewt", ["EXACT_2D", "EUC_2D", "CEIL_2D", "ATT", "TRUNC1_2D", "GEO"])
+def test_kernel_edge_lengths_match_the_instance_convention(ewt):
+    rng = np.random.RandomState(1)
+    coords = rng.uniform(-80, 80, size=(60, 2)) if ewt == "GEO" else rng.uniform(0, 1000, size=(60, 2))
+    inst = ncosolve.TSPInstance(coords=coords, edge_weight_type=ewt)
+    pts, mat, mode = kernel_metric(inst)
+    i, j = rng.randint(60, size=300), rng.randint(60, size=300)
+    got = np.array([edge_length(a, b, pts, mat, mode) for a, b in zip(i, j)])
+    np.testing.assert_array_equal(got, coord_distances(inst.coords, i, j, ewt))
+    tour = rng.permutation(60)
+    assert tour_length(tour, pts, mat, mode) == pytest.approx(ncosolve.evaluate(inst, tour), rel=1e-12)
+
+
+def test_explicit_symmetric_matrix_is_read_and_asymmetric_refused():
+    rng = np.random.RandomState(2)
+    pts = rng.uniform(size=(30, 2))
+    d = np.round(100 * np.linalg.norm(pts[:, None] - pts[None], axis=2))
+    result = ncosolve.solve(ncosolve.TSPInstance(dist=d), method="mcts", time_limit=0.5)
+    assert result.feasible and result.cost == ncosolve.evaluate(ncosolve.TSPInstance(dist=d), result.solution)
+    d[0, 1] += 5
+    with pytest.raises(NcoError, match="asymmetric"):
+        ncosolve.solve(ncosolve.TSPInstance(dist=d), method="mcts", time_limit=0.5)
+
+
+@pytest.mark.parametrize("method", ["mcts", "mcts-knn"])
+@pytest.mark.parametrize("name, gap", [("eil51", 0.5), ("kroA100", 0.5)])
+def test_tsplib_results_pass_evaluate_within_gap(method, name, gap):
+    inst = tsplib(name)
+    result = ncosolve.solve(inst, method=method, time_limit=2.0, seed=0)
+    assert result.feasible
+    assert result.cost == result.info["length"]
+    assert result.cost <= best_known(name) * (1 + gap / 100)
+
+
+def test_generated_500_city_tour_is_valid_and_no_dense_matrix_is_built():
+    inst = ncosolve.generate("tsp", 1, 500, seed=7)[0]
+    result = ncosolve.solve(inst, method="mcts-knn", time_limit=2.0, seed=3)
+    assert result.feasible and sorted(result.solution) == list(range(500))
+    assert "_matrix" not in inst.__dict__  # the dense distance matrix was never computed
+    # a 2-opt local optimum of uniform points is ~5% above optimal; the search must do clearly better
+    # than the stored near-optimal tour + 3% on a test-set instance of the same size
+    ref = load_benchmark("tsp500-fu")[0]
+    with np.load(data_dir() / "tsp_large" / "tsp500_fu.npz") as data:
+        stored = ncosolve.evaluate(ref, data["tour"][0])
+    assert ncosolve.solve(ref, method="mcts", time_limit=3.0, seed=0).cost <= 1.03 * stored
+
+
+def test_sparse_structures_have_n_by_k_shapes():
+    inst = ncosolve.generate("tsp", 1, 300, seed=1)[0]
+    params = MCTSParams(neighbours=12, candidates=6)
+    st = search_state(inst, params)
+    assert st["nbr"].shape == (300, 12) and st["cand"].shape == (300, 6) and st["W"].shape == (300, 6)
+    assert not np.any(st["nbr"] == np.arange(300)[:, None])
+    # the candidates of each city are among its 12 nearest, and nearest-first lists are sorted
+    assert all(set(st["cand"][i]) <= set(st["nbr"][i]) for i in range(300))
+    _, lengths = nearest_neighbours(inst, 12)
+    assert np.all(np.diff(lengths, axis=1) >= 0)
+
+
+def test_reverse_slots_and_symmetrized_heat():
+    inst = ncosolve.generate("tsp", 1, 200, seed=2)[0]
+    nbr, nbr_len = nearest_neighbours(inst, 8)
+    rev = reverse_slots(nbr)
+    for i in range(200):
+        for r in range(8):
+            j = nbr[i, r]
+            expected = list(nbr[j]).index(i) if i in nbr[j] else -1
+            assert rev[i, r] == expected
+    heat = symmetrize(make_heatmap("softdist", nbr_len, 0.3), nbr)
+    i, r = np.nonzero(rev >= 0)
+    np.testing.assert_allclose(heat[i, r], heat[nbr[i, r], rev[i, r]])
+
+
+def test_two_opt_and_kopt_actions_never_lengthen_the_tour():
+    inst = tsplib("kroA100")
+    st = search_state(inst)
+    args = (st["pts"], st["mat"], st["mode"])
+    start = tour_length(st["tour"], *args)
+    length, moves = two_opt(st["tour"], st["pos"], st["nbr"], st["cand"], st["W"], st["Q"], *args, 10.0, start,
+                            1e-9, 10**6, st["tour"].copy())
+    assert moves > 0 and length < start and length == pytest.approx(tour_length(st["tour"], *args))
+    np.testing.assert_array_equal(st["pos"][st["tour"]], np.arange(100))
+    counters, state = np.zeros(3, dtype=np.int64), np.array([length, 0.0])
+    previous = length
+    for _ in range(50):
+        run_actions(st["tour"], st["pos"], st["cand"], st["W"], st["Q"], counters, state, *args, 1.0, 10.0, 10,
+                    10**9, 1e-9, 200)
+        assert state[0] <= previous  # every kept action improved, every other one was undone exactly
+        assert state[0] == pytest.approx(tour_length(st["tour"], *args), abs=1e-6)
+        previous = state[0]
+    assert sorted(st["tour"]) == list(range(100)) and counters[0] == 50 * 200 and counters[1] > 0
+    assert float(state[1]) == 50 * 200 and st["Q"].sum() > 0
+
+
+def test_double_bridge_keeps_a_permutation():
+    inst = ncosolve.generate("tsp", 1, 100, seed=4)[0]
+    st = search_state(inst)
+    before = st["tour"].copy()
+    ends = double_bridge(st["tour"], st["pos"], 30)
+    assert sorted(st["tour"]) == list(range(100)) and not np.array_equal(before, st["tour"])
+    np.testing.assert_array_equal(st["pos"][st["tour"]], np.arange(100))
+    assert len(ends) == 8
+
+
+@pytest.mark.parametrize("restart", ["sample", "kick"])
+def test_seeded_runs_under_an_action_budget_are_identical(restart):
+    inst = ncosolve.generate("tsp", 1, 200, seed=5)[0]
+    params = MCTSParams(restart=restart, restart_factor=2.0)
+    runs = [mcts_search(inst, time_limit=60.0, seed=s, params=params, max_actions=30_000) for s in (11, 11, 12)]
+    assert runs[0].actions == 30_000 and runs[0].restarts > 1
+    np.testing.assert_array_equal(runs[0].tour, runs[1].tour)
+    assert runs[0].length == runs[1].length
+    assert not np.array_equal(runs[0].tour, runs[2].tour)
+
+
+@pytest.mark.parametrize("method", ["mcts", "mcts-knn"])
+def test_time_limit_is_honoured_after_warm_up(method):
+    inst = load_benchmark("tsp1000-fu")[0]
+    result = ncosolve.solve(inst, method=method, time_limit=1.0)
+    assert result.feasible and result.runtime_s <= 1.1 * 1.0 + 0.5
+    assert result.runtime_s >= 0.9  # the budget is used, not abandoned
+
+
+def test_knn_prior_table_is_a_distribution_shipped_in_the_package():
+    probs = knn_prior_table()
+    raw = json.loads((data_dir() / "knn_prior.json").read_text())
+    assert np.all(probs >= 0) and len(probs) >= 10
+    assert probs.sum() + raw["beyond"] == pytest.approx(1.0, abs=1e-4)
+    assert probs[:10].sum() > 0.98  # optimal tour edges go to near neighbours
+    assert np.all(np.diff(probs[:5]) < 0)  # the nearest is the likeliest, then decreasing
+    heat = make_heatmap("knn-prior", np.ones((3, 10)), 0.3)
+    np.testing.assert_array_equal(heat[0], probs[:10])
+
+
+def test_bad_options_are_clear_errors():
+    inst = tsplib("eil51")
+    with pytest.raises(NcoError, match="heatmap"):
+        mcts_search(inst, heatmap="nope", time_limit=0.5)
+    with pytest.raises(NcoError, match="max_depth"):
+        ncosolve.solve(inst, method="mcts", time_limit=0.5, max_depth=0)
+    with pytest.raises(NcoError, match="restart"):
+        ncosolve.solve(inst, method="mcts", time_limit=0.5, restart="sometimes")
+
+
+def test_large_tsp_suites_are_registered_with_their_reference_means():
+    for name, (_, count, mean, _) in SETS.items():
+        instances = load_benchmark(name)
+        assert len(instances) == count
+        assert instances[0].n == int(name[3:].split("-")[0])
+        assert best_known(instances[-1]) == mean
+
+
+def test_solve_many_over_processes_keeps_the_input_order():
+    instances = [tsplib("eil51"), tsplib("berlin52"), tsplib("st70")]
+    results = solve_many(instances, method="mcts-knn", time_limit=2.0, processes=2)
+    assert [r.feasible for r in results] == [True] * 3
+    assert [len(r.solution) for r in results] == [51, 52, 70]
+    for inst, r in zip(instances, results):
+        assert r.cost == ncosolve.evaluate(inst, r.solution) <= 1.03 * best_known(inst)
+        assert r.runtime_s <= 1.1 * 2.0 + 0.5
