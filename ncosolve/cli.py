@@ -28,6 +28,7 @@ from ncosolve.benchmarks import best_known, load_benchmark, suites
 from ncosolve.errors import MissingDependency, NcoError
 from ncosolve.io import read_instance, read_solution, write_solution
 from ncosolve.registry import methods as registered_methods
+from ncosolve.store import ResultStore
 
 app = typer.Typer(
     name="ncosolve",
@@ -39,7 +40,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_STATE = {"debug": False}
+_STATE: dict = {"debug": False, "plugins": []}
 USAGE_ERROR = 2
 # click's exception classes, or the copy of click that newer typer versions vendor
 _click_errors = sys.modules[typer.BadParameter.__module__]
@@ -79,6 +80,7 @@ def _global_options(
     Exit status: 0 success, 1 no feasible solution found (solve), 2 usage error.
     """
     _STATE["debug"] = debug
+    _STATE["plugins"] = list(plugin)
     for name in plugin:
         try:
             importlib.import_module(name)
@@ -213,10 +215,16 @@ def list_methods(
 
 @app.command()
 def benchmarks() -> None:
-    """List the shipped benchmark suites: problem, number of instances, kind of reference values."""
-    table = _table("suite", "problem", "instances", "reference", "description")
+    """List the benchmark suites: problem, number of instances, their sizes, and what the reference values are."""
+    table = _table("suite", "problem", "instances", "nodes", "references", "description", "reference kind")
     for s in suites():
-        table.add_row(s.name, s.problem, str(len(load_benchmark(s.name))), s.reference, s.description)
+        instances = load_benchmark(s.name)
+        sizes = [getattr(i, "n", None) for i in instances]
+        sizes = [n for n in sizes if n is not None]
+        nodes = "-" if not sizes else f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+        known = sum(best_known(i) is not None for i in instances)
+        table.add_row(s.name, s.problem, str(len(instances)), nodes, f"{known}/{len(instances)}", s.description,
+                      s.reference)
     _out().print(table)
 
 
@@ -225,54 +233,139 @@ def _progress() -> Progress:
                     TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True, markup=False))
 
 
-@app.command()
+leaderboard_app = typer.Typer(
+    help="Run every method on every instance of a suite under one budget (no sub-command), or report on "
+         "stored results ('report').",
+    add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+@leaderboard_app.callback(invoke_without_command=True)
 def leaderboard(
+    ctx: typer.Context,
     suite: str = typer.Option("quick", "--suite", "-s", help="Benchmark suite (see 'ncosolve benchmarks')."),
     methods: Optional[str] = typer.Option(None, "--methods", help="Comma-separated methods (default: all installed)."),
     time_limit: float = typer.Option(2.0, "--time-limit", "-t", help="The same budget in seconds for every run."),
     seed: int = typer.Option(0, "--seed", help="Seed given to every method."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Jobs run at once, each in its own worker process "
+                                                     "(with --ray, the cluster's CPUs decide)."),
     results: Optional[Path] = typer.Option(
-        None, "--results", help="Folder for leaderboard.csv / .json [default: ./results/leaderboard-SUITE]"),
+        None, "--results", help="Folder of the store (<suite>.jsonl, runs.jsonl) and of leaderboard.csv / .json "
+                                "[default: ./results/leaderboard-SUITE]; jobs already stored there are not re-run."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="Send the jobs to this Ray cluster ('auto', 'ray://host:10001', ...)."),
 ) -> None:
     """Run every method on every instance of a suite under one budget; print and save cost, gap, time, feasibility.
 
     Each solution is re-checked by evaluate(); a method that raises, returns an infeasible solution or overruns
-    its budget (more than 10% + 0.5 s) is recorded as infeasible with the reason.
+    its budget (more than 10% + 0.5 s) is recorded as infeasible with the reason. Each finished job is appended
+    at once to the store under --results, so a killed run re-run with the same arguments does only the rest.
+    'ncosolve leaderboard report DIR' summarises a store (terminal, Markdown, CSV, JSON, HTML).
     """
+    if ctx.invoked_subcommand is not None:
+        return
     names = None if methods is None else [m.strip() for m in methods.split(",") if m.strip()]
     if names is not None and not names:
         raise NcoError("--methods: give at least one method name")
+    if jobs < 1:
+        raise NcoError(f"--jobs must be at least 1, got {jobs}")
     folder = results if results is not None else Path("results") / f"leaderboard-{suite}"
     lb.check_time_limit(time_limit)
-    jobs = lb.plan(suite, names)
+    planned = lb.plan(suite, names)
+    store = ResultStore(folder)
+    already, todo = lb.pending_jobs(store, suite, planned, time_limit, seed)
+    if already:
+        typer.echo(f"{already} of {len(planned)} jobs already in {folder}: running the other {len(todo)}", err=True)
+    if todo:
+        store.add_run({"suite": suite, "methods": sorted({name for _, name in planned}), "time_limit": time_limit,
+                       "seed": seed, "workers": jobs, "ray": ray, "planned": len(planned), "to_run": len(todo),
+                       "kill_after_s": lb.kill_after(time_limit), "command": ["ncosolve", *sys.argv[1:]],
+                       "started": lb.environment()["date"], "environment": lb.environment()})
     with _progress() as progress, _stdout_to_stderr():
-        task = progress.add_task(suite, total=len(jobs))
+        task = progress.add_task(suite, total=len(todo))
 
         def advance(row: dict, done: int, total: int) -> None:
             status = _fmt(row["cost"]) if row["feasible"] else "infeasible"
             progress.update(task, completed=done, total=total,
                             description=f"{suite}: {row['instance']} {row['method']} {status}")
 
-        rows = lb.run_jobs(suite, jobs, time_limit=time_limit, seed=seed, on_row=advance)
-    folder.mkdir(parents=True, exist_ok=True)
+        if ray is not None:
+            from ncosolve.ray_runner import run_jobs_ray
+
+            run_jobs_ray(ray, suite, todo, time_limit=time_limit, seed=seed, on_row=advance, store=store,
+                         preload=tuple(_STATE["plugins"]))
+        else:
+            lb.run_jobs(suite, todo, time_limit=time_limit, seed=seed, on_row=advance, workers=jobs, store=store,
+                        preload=tuple(_STATE["plugins"]))
+    rows = lb.stored_rows(store, suite, planned, time_limit, seed)
     lb.write_csv(rows, folder / "leaderboard.csv")
-    lb.write_json(rows, folder / "leaderboard.json", suite=suite, time_limit=time_limit, seed=seed)
+    lb.write_json(rows, folder / "leaderboard.json", suite=suite, time_limit=time_limit, seed=seed, workers=jobs)
     out = _out()
-    table = _table("instance", "method", "cost", "best", "gap %", "time s", "feasible",
-                   title=f"{suite}, {time_limit:g} s")
-    for r in rows:
-        feasible = "yes" if r["feasible"] else "no: " + _short(r["reason"])
-        table.add_row(r["instance"], r["method"], _fmt(r["cost"]), _fmt(r["best"]), _fmt(r["gap"], ".2f"),
-                      f"{r['runtime_s']:.2f}", feasible)
-    out.print(table)
-    summary = _table("method", "runs", "mean gap %", "mean time s", "feasible %", "wins", title="summary")
-    for s in lb.summarise(rows):
-        summary.add_row(s["method"], str(s["runs"]), _fmt(s["mean_gap"], ".2f"), _fmt(s["mean_runtime_s"], ".2f"),
-                        f"{s['feasible_pct']:.0f}", str(s["wins"]))
-    out.print(summary)
+    if len(rows) <= MAX_JOB_LINES:
+        table = _table("instance", "method", "cost", "best", "gap %", "time s", "feasible",
+                       title=f"{suite}, {time_limit:g} s")
+        for r in rows:
+            feasible = "yes" if r["feasible"] else "no: " + _short(r["reason"])
+            table.add_row(r["instance"], r["method"], _fmt(r["cost"]), _fmt(r["best"]), _fmt(r["gap"], ".2f"),
+                          f"{r['runtime_s']:.2f}", feasible)
+        out.print(table)
+    out.print(_summary_table(rows, "summary"))
     feasible = sum(r["feasible"] for r in rows)
     out.print(f"{len(rows)} runs, {feasible} feasible; wrote {folder / 'leaderboard.csv'} and "
               f"{folder / 'leaderboard.json'}", soft_wrap=True)
+
+
+MAX_JOB_LINES = 60  # beyond this many jobs the terminal shows the summary only (the files hold every job)
+
+
+def _summary_table(rows: list[dict], title: str) -> Table:
+    """Per method: runs, mean cost, mean gap, mean time, feasible %, timeouts, wins."""
+    table = _table("method", "runs", "mean cost", "mean gap %", "mean time s", "feasible %", "timeouts", "wins",
+                   title=title)
+    for s in lb.summarise(rows):
+        table.add_row(s["method"], str(s["runs"]), _fmt(s["mean_cost"], ".6g"), _fmt(s["mean_gap"], ".2f"),
+                      _fmt(s["mean_runtime_s"], ".2f"), f"{s['feasible_pct']:.0f}", str(s["timeouts"]),
+                      str(s["wins"]))
+    return table
+
+
+@leaderboard_app.command("report")
+def leaderboard_report(
+    folder: Path = typer.Argument(..., metavar="DIR", help="A --results folder of 'ncosolve leaderboard'."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="OUT", help="Write OUT/index.html: a static page."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write the summaries as Markdown."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write the summaries as CSV."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the summaries and run records as JSON."),
+) -> None:
+    """Summarise a results folder: a table per (suite, budget) in the terminal, and optional files.
+
+    The HTML page has one sortable table per suite, a gap-versus-time plot and pictures of sample solutions.
+    """
+    from ncosolve import report
+
+    if not folder.is_dir():
+        raise NcoError(f"{folder}: no such results folder")
+    store = ResultStore(folder)
+    rows = store.rows()
+    if not rows:
+        raise NcoError(f"{folder}: no stored leaderboard rows (*.jsonl) in it")
+    out = _out()
+    for board in report.boards(rows):
+        out.print(_summary_table(board["rows"], report.board_title(board)))
+    written = []
+    if markdown is not None:
+        markdown.write_text(report.to_markdown(rows))
+        written.append(markdown)
+    if csv_path is not None:
+        report.write_summary_csv(rows, csv_path)
+        written.append(csv_path)
+    if json_path is not None:
+        report.write_report_json(rows, json_path, store.runs())
+        written.append(json_path)
+    if html is not None:
+        written.append(report.write_html(rows, html, store.runs()))
+    for path in written:
+        typer.echo(f"wrote {path}", err=True)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -320,7 +413,7 @@ def _fail(message: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Console-script entry point: run the command, turning user errors into one ``error:`` line, status 2."""
-    _STATE["debug"] = False
+    _STATE.update(debug=False, plugins=[])
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="ncosolve", standalone_mode=False)

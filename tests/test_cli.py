@@ -74,7 +74,8 @@ def fast_tsp_method() -> str:
     return "nearest-neighbor" if "nearest-neighbor" in names else "ortools"
 
 
-@pytest.mark.parametrize("command", [(), ("solve",), ("methods",), ("benchmarks",), ("leaderboard",), ("plot",)])
+@pytest.mark.parametrize("command", [(), ("solve",), ("methods",), ("benchmarks",), ("leaderboard",),
+                                     ("leaderboard", "report"), ("plot",)])
 def test_help_explains_every_command(command):
     proc = ncosolve_cli(*command, "--help")
     assert proc.returncode == 0, proc.stderr
@@ -166,6 +167,10 @@ def matrix_tsp_file(tmp_path_factory):
     (("methods", "--problem", "no-such-problem"), "no method solves 'no-such-problem'"),
     (("leaderboard", "--suite", "no-such-suite"), "unknown benchmark 'no-such-suite'"),
     (("leaderboard", "--suite", "test-tiny", "--methods", "ortools,no-such-method"), "unknown method"),
+    (("leaderboard", "--suite", "test-tiny", "--methods", "test-identity", "--jobs", "0"), "--jobs must be at least 1"),
+    (("leaderboard", "report", "no/such/dir"), "no such results folder"),
+    (("leaderboard", "report", "."), "no stored leaderboard rows"),
+    (("leaderboard", "no-such-subcommand"), "No such command"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message, plugin_dir, matrix_tsp_file, tmp_path):
     args = tuple(str(matrix_tsp_file) if a == "MATRIX" else a for a in args)
@@ -194,8 +199,10 @@ def test_methods_and_benchmarks_list_what_is_there(plugin_dir):
     proc = ncosolve_cli("benchmarks")
     assert proc.returncode == 0, proc.stderr
     line = next(li for li in proc.stdout.splitlines() if " quick " in li)
-    assert " 8 " in line and "routing" in line
+    assert " 8 " in line and "routing" in line and " 16-101 " in line and " 8/8 " in line
     assert "cvrplib-A" in proc.stdout and "solomon-C1" in proc.stdout
+    line = next(li for li in proc.stdout.splitlines() if " tsp50-uniform " in li)
+    assert " 32 " in line and " 50 " in line and " 32/32 " in line and "lkh" in line
 
 
 def test_leaderboard_records_every_run_including_failures(tmp_path, plugin_dir, eil51):
@@ -243,3 +250,29 @@ def test_plot_solution_closes_the_tour_and_rejects_bad_input(eil51, matrix_tsp_f
         plot_solution(ncosolve.read_instance(matrix_tsp_file), [0, 1, 2, 3])
     with pytest.raises(NcoError, match="list of routes"):
         plot_solution(ncosolve.read_instance(data_dir() / "cvrplib" / "A-n32-k5.vrp"), list(range(1, 32)))
+
+
+def test_leaderboard_jobs_resume_and_report(tmp_path, plugin_dir, eil51):
+    results, site, md = tmp_path / "lb", tmp_path / "site", tmp_path / "board.md"
+    args = ("leaderboard", "--suite", "test-tiny", "--methods", "test-identity,test-noisy,test-crash",
+            "--time-limit", "1", "--jobs", "2", "--results", str(results))
+    proc = ncosolve_cli(*args, plugin_dir=plugin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "6 runs, 4 feasible" in proc.stdout and "python noise" not in proc.stdout
+    assert len((results / "test-tiny.jsonl").read_text().splitlines()) == 6
+    run = json.loads((results / "runs.jsonl").read_text())
+    assert run["workers"] == 2 and run["time_limit"] == 1 and run["planned"] == 6 and run["seed"] == 0
+    assert run["environment"]["versions"]["ncosolve"] and run["environment"]["cpu_count"]
+    proc = ncosolve_cli(*args, plugin_dir=plugin_dir)  # the same command again: nothing left to run
+    assert proc.returncode == 0 and "6 of 6 jobs already in" in proc.stderr and "6 runs, 4 feasible" in proc.stdout
+    assert len((results / "test-tiny.jsonl").read_text().splitlines()) == 6
+    assert len((results / "runs.jsonl").read_text().splitlines()) == 1
+    proc = ncosolve_cli("leaderboard", "report", str(results), "--html", str(site), "--markdown", str(md),
+                        plugin_dir=plugin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "test-tiny, 1 s per job, 2 instances, seed 0" in proc.stdout
+    line = next(li for li in proc.stdout.splitlines() if "test-identity" in li)
+    assert " 2 " in line and " 100 " in line  # runs, feasible %
+    page = (site / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 1 + 2 and "test-tiny" in page  # plot, best and worst tours
+    assert md.read_text().count("| test-crash | 2 | 0 |") == 1

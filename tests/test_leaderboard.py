@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 
 import pytest
@@ -13,6 +14,7 @@ import ncosolve
 from ncosolve import benchmarks
 from ncosolve import leaderboard as lb
 from ncosolve.registry import _METHODS
+from ncosolve.store import ResultStore
 
 REQUIRED_KEYS = {"suite", "instance", "method", "time_limit", "seed", "cost", "gap", "runtime_s", "feasible", "reason"}
 
@@ -129,8 +131,10 @@ def test_summarise_counts_wins_ties_and_feasible_gaps_only():
     ]
     summary = {s["method"]: s for s in lb.summarise(rows)}
     assert list(summary) == ["a", "b", "c"]
-    assert summary["a"] == {"method": "a", "runs": 3, "feasible_runs": 3, "feasible_pct": 100.0, "mean_gap": 5.0,
-                            "mean_runtime_s": 1.0, "wins": 2}
+    assert summary["a"] == {"method": "a", "runs": 3, "feasible_runs": 3, "feasible_pct": 100.0,
+                            "mean_cost": pytest.approx(260 / 3), "mean_gap": 5.0, "mean_runtime_s": 1.0,
+                            "timeouts": 0, "wins": 2}
+    assert tuple(summary["a"]) == lb.SUMMARY_KEYS
     assert summary["b"]["wins"] == 2 and summary["b"]["mean_gap"] == 2.5  # tie on i1, best on i2
     assert summary["c"]["wins"] == 0 and summary["c"]["mean_gap"] is None and summary["c"]["feasible_pct"] == 0
     assert summary["c"]["mean_runtime_s"] == pytest.approx(5.0 / 3)  # failed runs' time counts too
@@ -157,3 +161,76 @@ def test_gap():
     assert lb.gap(426.0, 426.0) == 0.0
     assert lb.gap(None, 426.0) is None and lb.gap(math.inf, 426.0) is None and lb.gap(430.0, None) is None
     assert lb.allowed_runtime(2.0) == pytest.approx(2.7)
+
+
+@pytest.fixture
+def eil51_suite(eil51):
+    benchmarks.register_suite("test-eil51x", "tsp", "eil51", "optimum")(lambda: [eil51])
+    yield "test-eil51x"
+    benchmarks._SUITES.pop("test-eil51x")
+
+
+def test_workers_run_jobs_at_once_and_keep_plan_order(toy_methods, eil51_suite):
+    def sleepy(instance, time_limit, seed):
+        time.sleep(0.5)
+        return list(range(instance.n)), {"pid": os.getpid()}
+
+    for k in range(4):
+        toy_methods(f"t-sleepy{k}", sleepy)
+    names = [f"t-sleepy{k}" for k in range(4)]
+    start = time.perf_counter()
+    rows = lb.run_leaderboard(eil51_suite, names, time_limit=1, workers=2)
+    elapsed = time.perf_counter() - start
+    assert [r["method"] for r in rows] == names and all(r["feasible"] for r in rows)
+    assert elapsed < 1.6  # two at a time: 2 x 0.5 s plus start-up, not 4 x 0.5 s
+
+
+def test_a_hung_method_is_killed_and_a_dying_worker_is_recorded(toy_methods, eil51_suite):
+    def hang(instance, time_limit, seed):
+        time.sleep(1000)
+
+    def die(instance, time_limit, seed):
+        os._exit(3)
+
+    toy_methods("t-hang", hang)
+    toy_methods("t-die", die)
+    toy_methods("t-identity", identity)
+    jobs = lb.plan(eil51_suite, ["t-hang", "t-die", "t-identity"])
+    start = time.perf_counter()
+    rows = {r["method"]: r for r in lb.run_jobs(eil51_suite, jobs, time_limit=0.2, kill_after_s=1.0)}
+    assert time.perf_counter() - start < 10
+    hung = rows["t-hang"]
+    assert not hung["feasible"] and hung["timed_out"] and hung["reason"].startswith("killed: no answer after 1.")
+    assert 1.0 <= hung["runtime_s"] < 3 and hung["cost"] is None
+    died = rows["t-die"]
+    assert not died["feasible"] and died["reason"] == "worker died (exit code 3)" and not died["timed_out"]
+    assert rows["t-identity"]["feasible"]  # the workers that replaced them carried on
+    assert lb.kill_after(2.0) == pytest.approx(2 * 2.7 + 5)
+
+
+def test_a_store_makes_a_rerun_skip_finished_jobs(toy_methods, mixed_suite, tmp_path):
+    calls = tmp_path / "calls"
+
+    def counted(instance, time_limit, seed):
+        with open(calls, "a") as f:  # the method runs in a worker: count its calls in a file
+            f.write(instance.name + "\n")
+        return list(range(instance.n)), {}
+
+    toy_methods("t-counted", counted)
+    toy_methods("t-singletons", singletons, problems=("cvrp",))
+    store = ResultStore(tmp_path / "store")
+    first = lb.run_leaderboard(mixed_suite, ["t-counted", "t-singletons"], time_limit=1, store=store, workers=2)
+    progress = []
+    again = lb.run_leaderboard(mixed_suite, ["t-counted", "t-singletons"], time_limit=1, store=store,
+                               on_row=lambda *a: progress.append(a))
+    assert again == first and progress == [] and calls.read_text() == "eil51\n"
+    assert [r["instance"] for r in first] == ["eil51", "A-n32-k5"] and first[0]["solution"] == list(range(51))
+    other_seed = lb.run_leaderboard(mixed_suite, ["t-counted"], time_limit=1, seed=1, store=store)
+    assert len(other_seed) == 1 and calls.read_text() == "eil51\neil51\n"  # another seed is another job
+    assert len(store.rows()) == 3
+
+
+def test_environment_records_versions_cpu_and_gpus():
+    env = lb.environment()
+    assert env["versions"]["ncosolve"] == ncosolve.__version__ and env["versions"]["numpy"]
+    assert env["cpu_count"] >= 1 and env["processor"] and isinstance(env["gpus"], list)
