@@ -25,6 +25,7 @@ from ncosolve.solve import solve
 from ncosolve.benchmarks import best_known, load_benchmark
 from ncosolve.equilibrium import equilibrium, equilibrium_batch  # the function shadows the subpackage name
 import ncosolve.search  # noqa: E402,F401  (registers mcts methods and the large TSP suites)
+import ncosolve.suites_generated  # noqa: E402,F401  (registers the generated Kool-style suites)
 
 import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)

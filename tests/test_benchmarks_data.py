@@ -15,7 +15,10 @@ def test_every_suite_loads_with_references():
         insts = ncosolve.load_benchmark(suite.name)
         assert insts, suite.name
         missing = [i.name for i in insts if ncosolve.best_known(i) is None]
-        assert not missing, f"{suite.name}: no reference for {missing[:5]}"
+        if suite.reference.startswith("none stored yet"):  # a generated suite whose references are not built
+            assert len(missing) == len(insts), suite.name
+        else:
+            assert not missing, f"{suite.name}: no reference for {missing[:5]}"
 
 
 def test_suite_contents():
