@@ -8,47 +8,19 @@ are handled. They ignore the time limit and serve as starts for local search (``
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
 
 from ncosolve.errors import NcoError
 from ncosolve.registry import register
-from ncosolve.search.metric import MODES, edge_length, kernel_metric
+from ncosolve.search.metric import MODES, kernel_metric
+from ncosolve.search.metric import edge_length as edge
 
 RULES = ("farthest", "random", "cheapest")
 _TIME_EPS = 1e-6  # the evaluator's tolerance on time windows
 _LOAD_EPS = 1e-9
-_EXACT, _EUC, _CEIL, _ATT, _GEO, _EXPLICIT = (MODES[k] for k in ("EXACT_2D", "EUC_2D", "CEIL_2D", "ATT", "GEO",
-                                                                  "EXPLICIT"))
-
-
-@njit(inline="always")
-def edge(i, j, pts, mat, mode):
-    """``ncosolve.search.metric.edge_length`` inlined into the kernels, GEO excepted (called out of line).
-
-    Calling the compiled function, whose GEO branch blocks inlining, makes the kernels about ten times slower.
-    """
-    if mode == _EXPLICIT:
-        return mat[i, j]
-    if mode == _GEO:
-        return edge_length(i, j, pts, mat, mode)
-    dx = pts[i, 0] - pts[j, 0]
-    dy = pts[i, 1] - pts[j, 1]
-    sq = dx * dx + dy * dy
-    if mode == _ATT:
-        r = math.sqrt(sq / 10.0)
-        t = math.floor(r + 0.5)
-        return t + 1.0 if t < r else t
-    d = math.sqrt(sq)
-    if mode == _EXACT:
-        return d
-    if mode == _EUC:
-        return math.floor(d + 0.5)
-    if mode == _CEIL:
-        return math.ceil(d)
-    return math.floor(d * 10.0 + 1e-9) / 10.0  # TRUNC1_2D
+_EXPLICIT = MODES["EXPLICIT"]
 
 
 def kernel_inputs(instance) -> tuple[np.ndarray, np.ndarray, int]:

@@ -41,19 +41,25 @@ def kernel_metric(instance) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 @njit(cache=True)
+def _geo_length(i: int, j: int, pts: np.ndarray) -> float:
+    """TSPLIB GEO distance between points given in radians (kept out of line: its trigonometry blocks inlining)."""
+    if i == j:
+        return 0.0
+    q1 = math.cos(pts[i, 1] - pts[j, 1])
+    q2 = math.cos(pts[i, 0] - pts[j, 0])
+    q3 = math.cos(pts[i, 0] + pts[j, 0])
+    arg = 0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3)
+    arg = min(1.0, max(-1.0, arg))
+    return math.floor(6378.388 * math.acos(arg) + 1.0)
+
+
+@njit(inline="always")
 def edge_length(i: int, j: int, pts: np.ndarray, mat: np.ndarray, mode: int) -> float:
-    """Length of edge (i, j) by convention ``mode`` (see ``MODES``)."""
+    """Length of edge (i, j) by convention ``mode`` (see ``MODES``); inlined into the calling kernels."""
     if mode == 6:
         return mat[i, j]
     if mode == 5:
-        if i == j:
-            return 0.0
-        q1 = math.cos(pts[i, 1] - pts[j, 1])
-        q2 = math.cos(pts[i, 0] - pts[j, 0])
-        q3 = math.cos(pts[i, 0] + pts[j, 0])
-        arg = 0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3)
-        arg = min(1.0, max(-1.0, arg))
-        return math.floor(6378.388 * math.acos(arg) + 1.0)
+        return _geo_length(i, j, pts)
     dx = pts[i, 0] - pts[j, 0]
     dy = pts[i, 1] - pts[j, 1]
     sq = dx * dx + dy * dy
