@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import ncosolve
 from ncosolve.benchmarks import data_dir
-
-TEST_DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ import ncosolve
 from ncosolve import InvalidInstance, evaluate
 from ncosolve.benchmarks import data_dir
 
-from conftest import TEST_DATA
+TEST_DATA = Path(__file__).parent / "data"
 
 
 def test_reader_conventions(eil51, a_n32_k5, c101):

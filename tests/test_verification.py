@@ -130,8 +130,6 @@ def _adversarial():
 
 
 _BUGS = {
-    ("tsp-all-zero", "mcts"): "mcts: ZeroDivisionError (search/mcts.py:281) on an all-zero distance matrix",
-    ("tsp-all-zero", "mcts-knn"): "mcts-knn: ZeroDivisionError (search/mcts.py:281) on an all-zero distance matrix",
     ("cvrp-1e9", "pyvrp"): "pyvrp: no solution (Result infeasible) at coordinates ~1e9 instead of a solution or NcoError",
 }
 ADVERSARIAL = [pytest.param(label, inst, exact, m.name, id=f"{label}-{m.name}",

@@ -43,7 +43,8 @@ def read_instance(path: str | os.PathLike, **options):
                 return read(path, **options)
             except NcoError:
                 raise
-            except (ValueError, IndexError, KeyError, TypeError, AttributeError, OSError, UnicodeError) as exc:
+            except (ValueError, IndexError, KeyError, TypeError, AttributeError, OSError, UnicodeError, OverflowError,
+                    MemoryError) as exc:
                 raise InvalidInstance(f"{path.name}: malformed file ({type(exc).__name__}: {exc})") from None
     raise InvalidInstance(f"{path.name}: unrecognised instance format (expected TSPLIB, VRPLIB, Solomon or MovingAI)")
 
@@ -241,6 +242,8 @@ def read_solution(path: str | os.PathLike) -> dict:
         for tok in body.split():
             if tok == "-1" or tok.upper() == "EOF":
                 break
+            if not tok.isdigit():
+                raise InvalidInstance(f"{path.name}: TOUR_SECTION holds {tok!r}, not a node number")
             nodes.append(int(tok) - 1)
         return {"tour": nodes}
     try:

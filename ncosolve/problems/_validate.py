@@ -40,3 +40,14 @@ def check_distance_matrix(dist: np.ndarray, field: str = "dist") -> None:
         raise InvalidInstance(f"{field}: negative distances")
     if np.any(np.diag(dist) != 0):
         raise InvalidInstance(f"{field}: diagonal must be zero")
+
+
+def whole_number(value, field: str, minimum: int) -> int:
+    """``value`` as an int, or InvalidInstance naming ``field`` when it is not a finite whole number >= minimum."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInstance(f"{field}: not a number ({value!r})") from None
+    if not np.isfinite(number) or number != int(number) or number < minimum:
+        raise InvalidInstance(f"{field}: must be a whole number >= {minimum}, got {value!r}")
+    return int(number)

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from ncosolve.problems._validate import whole_number
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
 
 # Moves in POGEMA's action order: 0 wait, 1 up, 2 down, 3 left, 4 right, as (d_row, d_col).
@@ -171,12 +172,10 @@ class MAPFLifelongInstance:
             agent, k = np.argwhere(same)[0]
             raise InvalidInstance(f"goal_streams: agent {agent} has the same goal twice in a row (entries {k}, {k + 1})")
         _check_reachable(grid, starts, streams)
-        if int(self.horizon) != self.horizon or self.horizon < 1:
-            raise InvalidInstance(f"horizon: must be a positive whole number of timesteps, got {self.horizon!r}")
         object.__setattr__(self, "grid", grid)
         object.__setattr__(self, "starts", starts)
         object.__setattr__(self, "goal_streams", streams)
-        object.__setattr__(self, "horizon", int(self.horizon))
+        object.__setattr__(self, "horizon", whole_number(self.horizon, "horizon", 1))
 
     @property
     def num_agents(self) -> int:

@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
 from ncosolve.problems import register_problem
-from ncosolve.problems._validate import float_array, int_array
+from ncosolve.problems._validate import float_array, int_array, whole_number
 
 VARIANTS = ("dndp", "ndp-la", "ndp-ls")
 
@@ -49,9 +49,7 @@ class Network:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        n = int(self.num_nodes)
-        if n < 2:
-            raise InvalidInstance(f"num_nodes: need at least 2 nodes, got {n}")
+        n = whole_number(self.num_nodes, "num_nodes", 2)
         object.__setattr__(self, "num_nodes", n)
         init = np.asarray(self.init)
         m = init.shape[0] if init.ndim == 1 else -1
@@ -89,7 +87,7 @@ class Network:
             np.fill_diagonal(demand, 0.0)  # intra-zonal trips never load a link
             demand.setflags(write=False)
         object.__setattr__(self, "demand", demand)
-        object.__setattr__(self, "first_thru_node", int(self.first_thru_node))
+        object.__setattr__(self, "first_thru_node", whole_number(self.first_thru_node, "first_thru_node", 0))
         if not 0 <= self.first_thru_node <= n:
             raise InvalidInstance(f"first_thru_node: must lie in 0..{n}, got {self.first_thru_node}")
         if self.coords is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
-from ncosolve.problems._validate import float_array
+from ncosolve.problems._validate import float_array, whole_number
 from ncosolve.problems.geometry import Geometry, init_geometry
 
 _TIME_EPS = 1e-6
@@ -32,12 +32,10 @@ def _init_vrp(inst) -> None:
     over = np.flatnonzero(demands > capacity)
     if len(over):
         raise InvalidInstance(f"demands: node {int(over[0])} demands {demands[over[0]]:g} > capacity {capacity:g}")
-    if inst.num_vehicles is not None and (int(inst.num_vehicles) != inst.num_vehicles or inst.num_vehicles < 1):
-        raise InvalidInstance(f"num_vehicles: must be a positive integer or None, got {inst.num_vehicles!r}")
     object.__setattr__(inst, "demands", demands)
     object.__setattr__(inst, "capacity", capacity)
     if inst.num_vehicles is not None:
-        object.__setattr__(inst, "num_vehicles", int(inst.num_vehicles))
+        object.__setattr__(inst, "num_vehicles", whole_number(inst.num_vehicles, "num_vehicles", 1))
 
 
 @dataclass(frozen=True, eq=False)

@@ -165,7 +165,8 @@ def run_actions(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarr
                 improved = True
                 break
             t2 = t4
-        gain = beta * (math.exp(-delta / length) - 1.0)
+        # a zero-length tour (all distances zero) has nothing to gain: no reinforcement
+        gain = beta * (math.exp(-delta / length) - 1.0) if length > 0.0 else 0.0
         for d in range(depth):
             reinforce(W, Q, cand, added[d, 0], added[d, 1], gain)
         state[1] += 1.0

@@ -1,4 +1,4 @@
-"""Minimal reproducers of crashes the fuzzers found in code outside the fuzzers' owners (strict xfail until fixed)."""
+"""Minimal reproducers of crashes the fuzzers found, kept as regression tests now that they are fixed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import ncosolve.benchmarks
 from ncosolve.ndp_generators import braess
 
 
-@pytest.mark.xfail(strict=True, reason="read_solution: a non-integer token in a .tour TOUR_SECTION escapes as "
-                                       "a bare ValueError from int(), not InvalidInstance")
 def test_tour_file_with_garbage_token_is_refused(tmp_path):
     path = tmp_path / "bad.tour"
     path.write_text("TYPE : TOUR\nDIMENSION : 3\nTOUR_SECTION\n1\nabc\n3\n-1\nEOF\n")
@@ -19,16 +17,12 @@ def test_tour_file_with_garbage_token_is_refused(tmp_path):
         ncosolve.read_solution(path)
 
 
-@pytest.mark.xfail(strict=True, reason="CVRPInstance: int(num_vehicles) on inf raises OverflowError "
-                                       "(nan: ValueError) instead of InvalidInstance naming num_vehicles")
 @pytest.mark.parametrize("vehicles", [float("inf"), float("nan")])
 def test_cvrp_non_finite_num_vehicles_is_refused(vehicles):
     with pytest.raises(ncosolve.InvalidInstance, match="num_vehicles"):
         ncosolve.CVRPInstance(coords=[[0.0, 0.0], [1.0, 1.0]], demands=[0, 1], capacity=2, num_vehicles=vehicles)
 
 
-@pytest.mark.xfail(strict=True, reason="Network: int(num_nodes) on inf raises OverflowError (nan: ValueError) "
-                                       "instead of InvalidInstance naming num_nodes")
 @pytest.mark.parametrize("num_nodes", [float("inf"), float("nan")])
 def test_network_non_finite_num_nodes_is_refused(num_nodes):
     net = braess().network
@@ -37,8 +31,6 @@ def test_network_non_finite_num_nodes_is_refused(num_nodes):
                          free_flow_time=net.free_flow_time, demand=np.asarray(net.demand))
 
 
-@pytest.mark.xfail(strict=True, reason="read_instance catches ValueError etc. but not OverflowError: "
-                                       "int(-inf) in _depot_first escapes")
 def test_vrp_depot_minus_inf_is_refused(tmp_path):
     text = (ncosolve.benchmarks.data_dir() / "cvrplib" / "A-n32-k5.vrp").read_text()
     head, _, tail = text.partition("DEPOT_SECTION")
@@ -48,8 +40,6 @@ def test_vrp_depot_minus_inf_is_refused(tmp_path):
         ncosolve.read_instance(path)
 
 
-@pytest.mark.xfail(strict=True, reason="read_scen: a 20-digit coordinate overflows np.int64 (OverflowError), "
-                                       "which read_instance does not turn into InvalidInstance")
 def test_scen_huge_coordinate_is_refused(tmp_path):
     (tmp_path / "m.map").write_text("type octile\nheight 2\nwidth 2\nmap\n..\n..\n")
     path = tmp_path / "m.scen"
