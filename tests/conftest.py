@@ -6,6 +6,7 @@ import pytest
 
 import ncosolve
 from ncosolve.benchmarks import data_dir
+from ncosolve.registry import _METHODS
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,17 @@ def a_n32_k5():
 @pytest.fixture(scope="session")
 def c101():
     return ncosolve.read_instance(data_dir() / "solomon" / "C101.vrp")
+
+
+@pytest.fixture
+def toy_methods():
+    """Register throwaway methods for one test, and remove them after."""
+    added = []
+
+    def add(name, fn, problems=("tsp",), **kw):
+        ncosolve.register(name, problems, "test method", **kw)(fn)
+        added.append(name)
+
+    yield add
+    for name in added:
+        _METHODS.pop(name, None)

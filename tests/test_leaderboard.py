@@ -20,20 +20,6 @@ REQUIRED_KEYS = {"suite", "instance", "method", "time_limit", "seed", "cost", "g
 
 
 @pytest.fixture
-def toy_methods():
-    """Register throwaway methods for one test, and remove them after."""
-    added = []
-
-    def add(name, fn, problems=("tsp",), **kw):
-        ncosolve.register(name, problems, "test method", **kw)(fn)
-        added.append(name)
-
-    yield add
-    for name in added:
-        _METHODS.pop(name, None)
-
-
-@pytest.fixture
 def mixed_suite(eil51, a_n32_k5):
     """A registered two-instance suite, one TSP (optimum 426) and one CVRP (optimum 784)."""
     benchmarks.register_suite("test-mixed", "routing", "eil51 and A-n32-k5", "optima")(lambda: [eil51, a_n32_k5])

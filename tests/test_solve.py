@@ -10,20 +10,6 @@ import ncosolve
 from ncosolve.registry import _METHODS
 
 
-@pytest.fixture
-def toy_methods():
-    """Register throwaway methods for one test, and remove them after."""
-    added = []
-
-    def add(name, fn, problems=("tsp",), **kw):
-        ncosolve.register(name, problems, "test method", **kw)(fn)
-        added.append(name)
-
-    yield add
-    for name in added:
-        _METHODS.pop(name, None)
-
-
 def test_solve_reports_cost_from_evaluate(toy_methods, eil51):
     toy_methods("identity", lambda inst, time_limit, seed: (list(range(inst.n)), {"note": 1}))
     res = ncosolve.solve(eil51, method="identity", seed=3)
