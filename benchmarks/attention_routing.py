@@ -1,0 +1,162 @@
+"""Benchmark of the shipped attention checkpoints against a reference solver run in the same process.
+
+Protocol: for each shipped checkpoint (problem, size), the first ``--n`` instances of the Kool-compatible
+test set (``ncosolve.generate(problem, n, size, seed=1234)``; ATSP: ``generate_atsp(..., seed=1234)``)
+are solved by the reference (LKH-3 for TSP/ATSP if installed, else OR-Tools; PyVRP for CVRP) with
+``--ref-time`` seconds each, and by the policy: ``attention`` (greedy multi-start + x8 augmentation,
+batched: the per-instance time is the batch time / n), and ``attention+2opt`` through ``solve()`` when
+the local search is installed. ``--other-sizes`` adds sizes without a checkpoint of their own (nearest
+size). Every cost is re-checked by ``evaluate()``. Optionally (``--tsplib``) the TSPLIB instances <= 200
+nodes and CVRPLIB set A against their best-known values (generalisation).
+
+The issue's first-milestone targets (1,000 instances, TSP50 <= 1.5 %, CVRP50 <= 5 %, ...) are printed
+beside the figures; the shipped checkpoints are small CPU-trained models and are far from them.
+
+Usage: ``python benchmarks/attention_routing.py [--n 20] [--ref-time 1] [--tsplib]
+[--other-sizes tsp100,cvrp50] [--out benchmarks/results/attention_routing.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ncosolve
+import ncosolve.policies.methods  # noqa: F401  (registers the attention methods)
+from ncosolve.policies.atsp import generate_atsp
+from ncosolve.policies.checkpoint import find_checkpoint, load_policy, shipped_checkpoints
+from ncosolve.policies.decode import Decoding, decode
+from ncosolve.registry import get_method
+
+TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0}
+DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20, help="first N test instances per checkpoint (default 20)")
+    parser.add_argument("--ref-time", type=float, default=1.0, help="reference seconds per instance (default 1)")
+    parser.add_argument("--polish-time", type=float, default=1.0, help="attention+2opt seconds per instance")
+    parser.add_argument("--tsplib", action="store_true", help="also TSPLIB <= 200 nodes and CVRPLIB A")
+    parser.add_argument("--other-sizes", default="tsp100,cvrp50",
+                        help="comma-separated tasks without their own checkpoint, run with the nearest size")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    return parser.parse_args(argv)
+
+
+def reference_method(problem: str) -> str:
+    """PyVRP for CVRP; LKH-3 for TSP when installed, else OR-Tools."""
+    if problem == "cvrp":
+        return "pyvrp"
+    return "lkh" if get_method("lkh").available else "ortools"
+
+
+def test_set(problem: str, variant: str, size: int, n: int) -> list:
+    """The first ``n`` seed-1234 test instances of a checkpoint's task."""
+    if variant == "matrix":
+        return generate_atsp(n, size, seed=1234)
+    return ncosolve.generate(problem, n, size, seed=1234)
+
+
+def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
+    """Reference vs attention (and attention+2opt) on the first n test instances of a checkpoint's task
+    (of ``size`` instead of its training size when given)."""
+    size = cfg.size if size is None else size
+    instances = test_set(cfg.problem, cfg.variant, size, args.n)
+    ref = reference_method(cfg.problem)
+    ref_costs = [ncosolve.solve(i, ref, time_limit=args.ref_time).cost for i in instances]
+    policy, meta = load_policy(path, cfg.problem)
+    start = time.perf_counter()
+    solutions, lengths = decode(policy, instances, Decoding())
+    per_instance = (time.perf_counter() - start) / len(instances)
+    costs = [ncosolve.evaluate(i, s) for i, s in zip(instances, solutions)]
+    row = {"checkpoint": path.name, "task": f"{'atsp' if cfg.variant == 'matrix' else cfg.problem}{size}",
+           "instances": len(instances), "reference": ref, "reference_time_s": args.ref_time,
+           "reference_mean_cost": statistics.fmean(ref_costs),
+           "attention_mean_cost": statistics.fmean(costs),
+           "attention_gap_pct": 100 * statistics.fmean(c / r - 1 for c, r in zip(costs, ref_costs)),
+           "attention_ms_per_instance": 1000 * per_instance,
+           "target_gap_pct": TARGETS.get((cfg.problem, size)) if cfg.variant == "euclidean" else None,
+           "training": meta["training"]}
+    if "attention+2opt" in {m.name for m in ncosolve.methods(cfg.problem)}:
+        results = [ncosolve.solve(i, "attention+2opt", time_limit=args.polish_time, checkpoint=str(path))
+                   for i in instances]
+        row["attention+2opt_gap_pct"] = 100 * statistics.fmean(r.cost / c - 1 for r, c in zip(results, ref_costs))
+        row["attention+2opt_mean_time_s"] = statistics.fmean(r.runtime_s for r in results)
+    return row
+
+
+def run_library() -> list[dict]:
+    """Gaps of ``attention`` (nearest-size shipped checkpoint) to best-known values on real instances."""
+    rows = []
+    suites = [("tsplib-200", "tsp"), ("cvrplib-A", "cvrp")]
+    for suite, problem in suites:
+        if not any(c.problem == problem for _, c in shipped_checkpoints()):
+            continue
+        for inst in ncosolve.load_benchmark(suite):
+            if inst.n > 201:
+                continue
+            result = ncosolve.solve(inst, "attention", time_limit=60)
+            best = ncosolve.best_known(inst)
+            rows.append({"suite": suite, "instance": inst.name, "n": inst.n, "cost": result.cost, "best_known": best,
+                         "gap_pct": 100 * (result.cost / best - 1) if best else None,
+                         "runtime_s": result.runtime_s, "checkpoint": result.info["checkpoint"]})
+            print(f"{suite:11} {inst.name:14} gap {rows[-1]['gap_pct']:.2f}% t {result.runtime_s:.2f}s", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    """Run every shipped checkpoint, print a table, write the JSON."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    rows = []
+    jobs = [(path, cfg, None) for path, cfg in shipped_checkpoints()]
+    for task in filter(None, args.other_sizes.split(",")):
+        problem, size = task.rstrip("0123456789"), int(task[len(task.rstrip("0123456789")):])
+        path = find_checkpoint(ncosolve.generate(problem, 1, size)[0])
+        jobs.append((path, load_policy(path)[0].cfg, size))
+    for path, cfg, size in jobs:
+        row = run_generated(path, cfg, args, size)
+        rows.append(row)
+        polish = row.get("attention+2opt_gap_pct")
+        print(f"{row['task']:8} n={row['instances']} ref={row['reference']} gap {row['attention_gap_pct']:.2f}% "
+              f"({row['attention_ms_per_instance']:.1f} ms/inst)"
+              + ("" if polish is None else f", +2opt {polish:.2f}%")
+              + (f", target {row['target_gap_pct']}%" if row["target_gap_pct"] is not None else ""), flush=True)
+    library = run_library() if args.tsplib else []
+    summary = {}
+    for suite in sorted({r["suite"] for r in library}):
+        gaps = [r["gap_pct"] for r in library if r["suite"] == suite and r["gap_pct"] is not None]
+        summary[suite] = {"instances": len(gaps), "mean_gap_pct": float(np.mean(gaps))}
+        print(f"{suite}: mean gap {summary[suite]['mean_gap_pct']:.2f}% over {len(gaps)} instances")
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "protocol": {"test_sets": "ncosolve.generate(..., seed=1234), first n", "n": args.n,
+                           "reference_time_s": args.ref_time, "decoding": "greedy multi-start + x8 augmentation",
+                           "torch_threads": args.threads},
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "load_average_at_end": list(os.getloadavg())},
+              "versions": {"ncosolve": ncosolve.__version__, "torch": torch.__version__},
+              "wall_time_s": time.perf_counter() - started, "generated": rows,
+              "library_summary": summary, "library": library}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Policy checkpoints: one file holding ``state_dict``, a JSON config and the ncosolve version.
+
+Loading uses ``torch.load(weights_only=True)``, so a file carrying pickled code is refused, never run.
+Shipped checkpoints live in ``ncosolve/data/checkpoints/<name>.pt``; ``find_checkpoint`` picks the one
+for an instance (same problem and variant, nearest training size).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+import ncosolve.errors
+from ncosolve.errors import NcoError
+from ncosolve.policies.model import AttentionPolicy, PolicyConfig
+
+FORMAT = "ncosolve-attention-policy/1"
+SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints"
+
+
+class CheckpointError(NcoError, ValueError):
+    """A checkpoint file that is missing, corrupt, unsafe, or made for another problem."""
+
+
+def _version() -> str:
+    import ncosolve
+
+    return ncosolve.__version__
+
+
+def save_policy(policy: AttentionPolicy, path, training: dict | None = None) -> Path:
+    """Write ``policy`` to ``path`` with its config and ``training`` (budget, hardware...) as JSON."""
+    meta = {"format": FORMAT, "ncosolve_version": _version(), "config": policy.cfg.to_dict(),
+            "training": training or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"meta": json.dumps(meta), "state_dict": policy.state_dict()}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_checkpoint(path) -> tuple[dict, dict]:
+    """(meta, state_dict) of a checkpoint file, or CheckpointError saying what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        why = [line for line in str(exc).splitlines() if "Unsupported" in line] or [str(exc).splitlines()[0]]
+        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
+                              f"({why[0].strip()})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
+    if not isinstance(payload, dict) or "meta" not in payload or "state_dict" not in payload:
+        raise CheckpointError(f"checkpoint {path}: not an ncosolve policy checkpoint (no meta/state_dict)")
+    try:
+        meta = json.loads(payload["meta"])
+    except (TypeError, json.JSONDecodeError):
+        raise CheckpointError(f"checkpoint {path}: its JSON config is unreadable") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return meta, payload["state_dict"]
+
+
+def load_policy(path, problem: str | None = None) -> tuple[AttentionPolicy, dict]:
+    """The policy stored at ``path`` (eval mode) and its meta; ``problem`` checks what it was trained for."""
+    meta, state = read_checkpoint(path)
+    try:
+        cfg = PolicyConfig(**meta["config"])
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    if problem is not None and cfg.problem != problem:
+        raise CheckpointError(f"checkpoint {path}: trained for {cfg.problem!r}, cannot solve {problem!r}")
+    policy = AttentionPolicy(cfg)
+    try:
+        policy.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
+    return policy.eval(), meta
+
+
+def shipped_checkpoints() -> list[tuple[Path, PolicyConfig]]:
+    """Every checkpoint shipped with the package and its config."""
+    out = []
+    for path in sorted(SHIPPED.glob("*.pt")):
+        meta, _ = read_checkpoint(path)
+        out.append((path, PolicyConfig(**meta["config"])))
+    return out
+
+
+def instance_variant(instance) -> str:
+    """"matrix" for instances given by a distance matrix, else "euclidean"."""
+    return "matrix" if instance.coords is None else "euclidean"
+
+
+def instance_size(instance) -> int:
+    """Size as checkpoints count it: nodes for TSP, customers for CVRP."""
+    return instance.n - (instance.problem == "cvrp")
+
+
+def find_checkpoint(instance) -> Path:
+    """The shipped checkpoint for ``instance``: same problem, same variant if one exists, nearest size."""
+    same = [(p, c) for p, c in shipped_checkpoints() if c.problem == instance.problem]
+    if not same:
+        raise CheckpointError(f"no shipped attention checkpoint solves {instance.problem!r}")
+    variant = [(p, c) for p, c in same if c.variant == instance_variant(instance)] or same
+    size = instance_size(instance)
+    return min(variant, key=lambda pc: (abs(pc[1].size - size), pc[1].size))[0]

@@ -1,0 +1,130 @@
+"""Decoding strategies as data: greedy or sampled, single- or multi-start (POMO), with x8 dihedral augmentation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ncosolve.policies.batch import RoutingBatch, dihedral, from_instances, transform
+from ncosolve.policies.model import AttentionPolicy, Encoded
+from ncosolve.policies.state import RouteState
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How to decode: ``sample`` (else greedy), ``multistart`` (one trajectory per start node, else one),
+    ``augment`` (1..8 dihedral copies; matrix instances always use 1), ``samples`` (rounds when sampling),
+    ``max_starts`` (multi-start from at most this many evenly spaced start nodes; None: all)."""
+
+    sample: bool = False
+    multistart: bool = True
+    augment: int = 8
+    samples: int = 1
+    max_starts: int | None = None
+
+
+def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, sample: bool,
+            enc: Encoded | None = None, generator: torch.Generator | None = None, max_starts: int | None = None):
+    """Build solutions for every instance; returns lengths (B, P) float64, actions (B, P, T), log-probs (B, P).
+
+    Multi-start fixes the first node (TSP: every node; CVRP: every customer; at most ``max_starts`` evenly
+    spaced ones), as POMO does; single-start lets the policy pick the first node too.
+    """
+    enc = policy.encode(batch) if enc is None else enc
+    b, n = batch.nodes.shape[:2]
+    dev = batch.nodes.device
+    if multistart:
+        offset = int(batch.problem == "cvrp")
+        starts = n - offset
+        nodes = torch.arange(starts, device=dev)
+        if max_starts is not None and starts > max_starts:
+            nodes = torch.linspace(0, starts - 1, max_starts, device=dev).round().long()
+            starts = max_starts
+        first = (nodes + offset).expand(b, starts)
+    else:
+        starts, first = 1, None
+    state = RouteState.initial(batch, starts)
+    actions = []
+    logp = torch.zeros(b, starts, device=dev)
+    if first is not None:
+        state.step(first)
+        actions.append(first)
+    while not bool(state.done.all()):
+        lp = policy.logits(enc, batch, state.first, state.last, state.left, state.mask())
+        if sample:
+            flat = lp.exp().view(-1, n)
+            action = torch.multinomial(flat, 1, generator=generator).view(b, starts)
+        else:
+            action = lp.argmax(-1)
+        chosen = lp.gather(2, action[..., None]).squeeze(-1)
+        logp = logp + torch.where(state.done, 0.0, chosen)
+        state.step(action)
+        actions.append(action)
+    return state.length, torch.stack(actions, -1), logp
+
+
+def to_solution(problem: str, actions: np.ndarray):
+    """One trajectory's actions as an ncosolve solution: a tour, or routes split at the depot."""
+    if problem == "tsp":
+        return [int(a) for a in actions]
+    routes, route = [], []
+    for a in actions:
+        if a == 0:
+            if route:
+                routes.append(route)
+            route = []
+        else:
+            route.append(int(a))
+    if route:
+        routes.append(route)
+    return routes
+
+
+@torch.no_grad()
+def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed: int = 0,
+           chunk: int = 64, deadline: float | None = None):
+    """Best solution per instance under ``how``; returns (solutions, lengths) in input order.
+
+    Instances are grouped by size and decoded ``chunk`` at a time, all augmented copies in one batch.
+    With a ``deadline`` (a ``time.perf_counter()`` value) copies run one at a time, round-robin over the
+    sampling rounds, and stop once it has passed (after at least one).
+    """
+    policy.eval()
+    generator = torch.Generator().manual_seed(seed)
+    solutions, lengths = [None] * len(instances), np.full(len(instances), np.inf)
+    by_size: dict[int, list[int]] = {}
+    for i, inst in enumerate(instances):
+        by_size.setdefault(inst.n, []).append(i)
+    rounds = how.samples if how.sample else 1
+    for idx in by_size.values():
+        for lo in range(0, len(idx), chunk):
+            part = idx[lo:lo + chunk]
+            base = from_instances([instances[i] for i in part])
+            copies = how.augment if base.has_coords else 1
+            groups = [dihedral(base, copies)] if deadline is None else [transform(base, k) for k in range(copies)]
+            encoded = [policy.encode(batch) for batch in groups]
+            for step in range(rounds * len(groups)):
+                if step and deadline is not None and time.perf_counter() > deadline:
+                    break
+                batch, enc = groups[step % len(groups)], encoded[step % len(groups)]
+                length, actions, _ = rollout(policy, batch, how.multistart, how.sample, enc, generator,
+                                             how.max_starts)
+                _keep_best(base.problem, part, length, actions, solutions, lengths)
+    return solutions, lengths
+
+
+def _keep_best(problem, part, length, actions, solutions, lengths) -> None:
+    """Fold one rollout over (copies x instances, starts) into the best solution per instance."""
+    copies = length.shape[0] // len(part)
+    length = length.view(copies, len(part), -1).permute(1, 0, 2).reshape(len(part), -1)
+    actions = actions.view(copies, len(part), *actions.shape[1:]).permute(1, 0, 2, 3)
+    actions = actions.reshape(len(part), -1, actions.shape[-1])
+    best = length.argmin(1)
+    for row, i in enumerate(part):
+        cost = float(length[row, best[row]])
+        if cost < lengths[i]:
+            lengths[i] = cost
+            solutions[i] = to_solution(problem, actions[row, best[row]].numpy())

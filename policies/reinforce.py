@@ -1,0 +1,58 @@
+"""Training pieces for the attention policy: data, REINFORCE with the POMO shared baseline, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import ncosolve
+from ncosolve.policies.atsp import generate_atsp
+from ncosolve.policies.batch import from_instances
+from ncosolve.policies.decode import Decoding, decode, rollout
+from ncosolve.policies.model import AttentionPolicy
+
+PROBLEMS = ("tsp", "cvrp", "atsp")
+
+
+def make_instances(problem: str, count: int, size: int, seed: int, distribution: str = "uniform") -> list:
+    """``count`` seeded training/validation instances; "atsp" is the matrix TSP (uniform distribution only)."""
+    if problem == "atsp":
+        if distribution != "uniform":
+            raise ValueError("atsp instances come from one distribution: uniform")
+        return generate_atsp(count, size, seed)
+    return ncosolve.generate(problem, count, size, seed=seed, distribution=distribution)
+
+
+def reinforce_step(policy: AttentionPolicy, optimizer: torch.optim.Optimizer, instances,
+                   max_grad_norm: float = 1.0) -> dict:
+    """One POMO update: sample one trajectory per start, advantage = length - mean over starts."""
+    policy.train()
+    batch = from_instances(instances)
+    length, _, logp = rollout(policy, batch, multistart=True, sample=True)
+    advantage = (length - length.mean(1, keepdim=True)).float()
+    loss = (advantage * logp).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": float(loss.detach()), "length": float(length.mean()), "best": float(length.min(1).values.mean())}
+
+
+def reference_costs(instances, method: str, time_limit: float) -> np.ndarray:
+    """Costs of ``method`` (e.g. lkh, pyvrp) on ``instances``, the yardstick for validation gaps."""
+    costs = []
+    for inst in instances:
+        result = ncosolve.solve(inst, method=method, time_limit=time_limit)
+        if not result.feasible:
+            raise ncosolve.NcoError(f"reference {method} found no solution for {inst.name} in {time_limit:g} s "
+                                    f"({result.info.get('status') or result.info.get('infeasible_reason')}); "
+                                    "give the reference more time")
+        costs.append(result.cost)
+    return np.array(costs)
+
+
+def validate(policy: AttentionPolicy, instances, reference: np.ndarray, augment: int = 1) -> dict:
+    """Mean cost and mean gap (%) to ``reference`` of greedy multi-start decoding."""
+    _, lengths = decode(policy, instances, Decoding(augment=augment))
+    gaps = 100.0 * (lengths / reference - 1.0)
+    return {"cost": float(lengths.mean()), "gap_pct": float(gaps.mean())}

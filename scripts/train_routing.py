@@ -1,0 +1,175 @@
+"""Train a pair-aware attention policy for TSP / CVRP / ATSP with REINFORCE and the POMO shared baseline.
+
+    python scripts/train_routing.py --problem tsp --size 50 --epochs 20 --threads 1
+    python scripts/train_routing.py --resume runs/tsp50__pomo__0__<time>      # continue where it stopped
+
+Every epoch: ``steps`` updates on fresh seeded instances, then greedy multi-start validation on a fixed
+seeded set with the gap to a reference solver (computed once, kept in the run directory), then
+``epoch<k>.pt`` / ``policy.pt`` (package checkpoint format) and ``train_state.pt`` (for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ncosolve.policies.checkpoint import save_policy
+from ncosolve.policies.model import AttentionPolicy, PolicyConfig
+from ncosolve.policies.reinforce import PROBLEMS, make_instances, reference_costs, reinforce_step, validate
+
+
+@dataclass
+class Args:
+    problem: str = "tsp"
+    """tsp, cvrp or atsp (asymmetric matrix TSP)"""
+    size: int = 50
+    """nodes (TSP) or customers (CVRP)"""
+    distribution: str = "uniform"
+    """instance distribution of ncosolve.generate: uniform, clustered, mixed"""
+    epochs: int = 10
+    """number of epochs"""
+    steps: int = 100
+    """updates per epoch"""
+    batch_size: int = 64
+    """instances per update (each decoded from every start node)"""
+    lr: float = 1e-4
+    """Adam learning rate"""
+    embed_dim: int = 64
+    """embedding width"""
+    heads: int = 4
+    """attention heads"""
+    layers: int = 3
+    """encoder layers"""
+    ff_dim: int = 256
+    """feed-forward width"""
+    seed: int = 0
+    """seeds python, numpy, torch and the training instances"""
+    device: str = "cpu"
+    """torch device"""
+    threads: int = 1
+    """torch.set_num_threads (keep 1 on shared machines)"""
+    val_size: int = 64
+    """validation instances (fixed, seed val_seed)"""
+    val_seed: int = 4321
+    """seed of the validation set (not the seed-1234 test sets)"""
+    reference: str = ""
+    """reference solver for validation gaps; default lkh (tsp/atsp) or pyvrp (cvrp)"""
+    reference_time: float = 0.5
+    """seconds per validation instance for the reference solver"""
+    run_dir: str = ""
+    """output directory; default runs/{problem}{size}__pomo__{seed}__{time}"""
+    resume: str = ""
+    """a run directory to continue (its args.json wins over the command line, except epochs)"""
+
+
+def parse_args(argv=None) -> Args:
+    """Args from the command line, one flag per dataclass field."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for f in dataclasses.fields(Args):
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    return Args(**vars(parser.parse_args(argv)))
+
+
+def rng_state() -> dict:
+    """Python, numpy and torch RNG states as plain data (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss,
+                                                   gauss], "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of ``rng_state``."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+
+
+def main(argv=None) -> Path:
+    args = parse_args(argv)
+    epochs, resume = args.epochs, args.resume
+    if resume:
+        run_dir = Path(resume)
+        args = Args(**json.loads((run_dir / "args.json").read_text()))
+        args.epochs = epochs
+    else:
+        if args.problem not in PROBLEMS:
+            raise SystemExit(f"--problem must be one of {PROBLEMS}")
+        name = f"{args.problem}{args.size}__pomo__{args.seed}__{int(time.time())}"
+        run_dir = Path(args.run_dir or Path("runs") / name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    cfg = PolicyConfig(problem="cvrp" if args.problem == "cvrp" else "tsp",
+                       variant="matrix" if args.problem == "atsp" else "euclidean", size=args.size,
+                       embed_dim=args.embed_dim, heads=args.heads, layers=args.layers, ff_dim=args.ff_dim)
+    policy = AttentionPolicy(cfg).to(args.device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
+    start_epoch, samples, wall = 0, 0, 0.0
+    if resume:
+        state = torch.load(run_dir / "train_state.pt", map_location=args.device, weights_only=True)
+        policy.load_state_dict(state["policy"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, samples, wall = state["epoch"], state["samples"], state["wall_s"]
+        set_rng_state(state["rng"])
+
+    # The validation set and its reference costs are fixed for the whole run (and kept across resumes).
+    val = make_instances(args.problem, args.val_size, args.size, args.val_seed, args.distribution)
+    ref_path = run_dir / "reference.json"
+    if ref_path.exists():
+        reference = np.array(json.loads(ref_path.read_text())["costs"])
+    else:
+        method = args.reference or ("pyvrp" if args.problem == "cvrp" else "lkh")
+        reference = reference_costs(val, method, args.reference_time)
+        ref_path.write_text(json.dumps({"method": method, "time_limit": args.reference_time,
+                                        "costs": reference.tolist()}))
+
+    log = open(run_dir / "log.jsonl", "a")
+    for epoch in range(start_epoch, args.epochs):
+        started = time.time()
+        bar = tqdm(range(args.steps), desc=f"epoch {epoch + 1}/{args.epochs}", dynamic_ncols=True)
+        for step in bar:
+            data_seed = int(np.random.SeedSequence([args.seed, epoch, step]).generate_state(1)[0])
+            batch = make_instances(args.problem, args.batch_size, args.size, data_seed, args.distribution)
+            stats = reinforce_step(policy, optimizer, batch)
+            samples += args.batch_size
+            bar.set_postfix(length=f"{stats['length']:.4f}", best=f"{stats['best']:.4f}")
+        wall += time.time() - started
+        metrics = validate(policy, val, reference)
+        record = {"epoch": epoch + 1, "samples": samples, "wall_s": round(wall, 1), **metrics}
+        tqdm.write(json.dumps(record))
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        training = {"samples": samples, "epochs": epoch + 1, "batch_size": args.batch_size, "lr": args.lr,
+                    "wall_s": round(wall, 1), "distribution": args.distribution, "val_gap_pct": metrics["gap_pct"],
+                    "val_reference": json.loads(ref_path.read_text())["method"],
+                    "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                                f"{args.threads} torch thread(s), device {args.device}",
+                    "torch": torch.__version__}
+        save_policy(policy, run_dir / f"epoch{epoch + 1}.pt", training)
+        save_policy(policy, run_dir / "policy.pt", training)
+        torch.save({"policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                    "samples": samples, "wall_s": wall, "rng": rng_state()}, run_dir / "train_state.pt.tmp")
+        (run_dir / "train_state.pt.tmp").replace(run_dir / "train_state.pt")
+    log.close()
+    return run_dir
+
+
+if __name__ == "__main__":
+    main()

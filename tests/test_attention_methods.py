@@ -1,0 +1,84 @@
+"""solve(method="attention" | "attention-sample" | "attention+2opt") with the shipped checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ncosolve
+import ncosolve.policies.methods  # noqa: F401  (registers the attention methods)
+from ncosolve.policies.atsp import generate_atsp
+from ncosolve.policies.checkpoint import SHIPPED, find_checkpoint, read_checkpoint, save_policy, shipped_checkpoints
+from ncosolve.policies.model import AttentionPolicy, PolicyConfig
+
+
+@pytest.fixture(scope="module")
+def eil51():
+    return next(i for i in ncosolve.load_benchmark("tsplib") if i.name == "eil51")
+
+
+def test_shipped_checkpoints_are_small_and_record_their_budget():
+    shipped = shipped_checkpoints()
+    assert {p.name for p, _ in shipped} >= {"tsp50.pt", "tsp20.pt", "cvrp20.pt"}
+    for path, _ in shipped:
+        assert path.stat().st_size < 5_000_000
+        training = read_checkpoint(path)[0]["training"]
+        assert training["samples"] > 0 and training["wall_s"] > 0 and "cores" in training["hardware"]
+
+
+def test_nearest_size_checkpoint_is_chosen():
+    assert find_checkpoint(ncosolve.generate("tsp", 1, 45)[0]).name == "tsp50.pt"
+    assert find_checkpoint(ncosolve.generate("tsp", 1, 30)[0]).name == "tsp20.pt"
+    assert find_checkpoint(ncosolve.generate("tsp", 1, 500)[0]).name == "tsp50.pt"
+    assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp20.pt"
+    assert find_checkpoint(generate_atsp(1, 20)[0]).name == "atsp20.pt"
+
+
+def test_attention_on_eil51_uses_tsp50_and_is_feasible(eil51):
+    result = ncosolve.solve(eil51, "attention", time_limit=10)
+    assert result.feasible and result.info["checkpoint"] == "tsp50.pt"
+    assert result.cost == result.info["policy_cost"]
+    assert 426 <= result.cost <= 426 * 1.08  # optimum 426; the small CPU-trained policy stays within 8 %
+    assert result.runtime_s <= 1.1 * 10 + 0.5
+
+
+def test_attention_on_cvrplib_instance():
+    a32 = next(i for i in ncosolve.load_benchmark("cvrplib-A") if i.name == "A-n32-k5")
+    result = ncosolve.solve(a32, "attention", time_limit=10)
+    assert result.feasible and result.info["checkpoint"] == "cvrp20.pt"
+    assert 784 <= result.cost <= 784 * 1.06  # optimum 784; cvrp20 checkpoint, nearest size
+
+
+def test_attention_on_asymmetric_instance():
+    inst = generate_atsp(1, 20, seed=1234)[0]
+    result = ncosolve.solve(inst, "attention", time_limit=10)
+    lkh = ncosolve.solve(inst, "lkh", time_limit=2)
+    assert result.feasible and result.info["checkpoint"] == "atsp20.pt" and result.info["augment"] == 1
+    assert lkh.cost <= result.cost <= lkh.cost * 1.10
+
+
+def test_sampling_keeps_to_the_time_limit_and_is_seeded(eil51):
+    a = ncosolve.solve(eil51, "attention-sample", time_limit=5.0, seed=3, rounds=1)
+    b = ncosolve.solve(eil51, "attention-sample", time_limit=5.0, seed=3, rounds=1)
+    assert a.feasible and a.cost == b.cost and a.info["decode"] == "sampling"
+    assert a.runtime_s <= 1.1 * 5.0 + 0.5
+    short = ncosolve.solve(eil51, "attention-sample", time_limit=0.5, seed=3)  # rounds stop at the deadline
+    assert short.feasible and short.runtime_s <= 1.1 * 0.5 + 0.5
+
+
+def test_two_opt_polish_never_worsens(eil51):
+    a32 = next(i for i in ncosolve.load_benchmark("cvrplib-A") if i.name == "A-n32-k5")
+    for inst, optimum in ((eil51, 426), (a32, 784)):
+        greedy = ncosolve.solve(inst, "attention", time_limit=10)
+        polished = ncosolve.solve(inst, "attention+2opt", time_limit=5)
+        assert polished.feasible and optimum <= polished.cost <= greedy.cost
+        assert polished.runtime_s <= 1.1 * 5 + 0.5
+
+
+def test_checkpoint_option_overrides_the_shipped_one(tmp_path, eil51):
+    torch.manual_seed(0)
+    tiny = AttentionPolicy(PolicyConfig(size=7, embed_dim=16, heads=2, layers=1, ff_dim=32))
+    path = save_policy(tiny, tmp_path / "mine.pt")
+    result = ncosolve.solve(eil51, "attention", checkpoint=str(path), augment=1)
+    assert result.feasible and result.info["checkpoint"] == "mine.pt" and result.info["trained_on"] == "tsp7 euclidean"
+    assert SHIPPED.is_dir()
