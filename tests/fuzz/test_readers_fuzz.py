@@ -13,10 +13,7 @@ from fuzzing import mutate, outcome, read_mutated, seeds
 
 _WORK = tempfile.TemporaryDirectory(prefix="ncosolve-fuzz-")
 SEEDS = seeds(Path(_WORK.name))
-# read_solution on a .tour turns a garbage token into a bare ValueError (test_known_bugs.py has the reproducer).
-_TOUR_BUG = pytest.mark.xfail(strict=True, reason="read_solution: bare ValueError on a garbage .tour token")
-FUZZED = [pytest.param(s, marks=_TOUR_BUG, id=s.id) if s.path.suffix == ".tour" else pytest.param(s, id=s.id)
-          for s in SEEDS]
+FUZZED = [pytest.param(s, id=s.id) for s in SEEDS]
 
 
 def _check(seed, data) -> None:
