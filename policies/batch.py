@@ -37,11 +37,16 @@ class RoutingBatch:
                        demand=self.demand.to(device), capacity=self.capacity.to(device))
 
 
+def uses_coords(inst) -> bool:
+    """Whether the policy sees the instance's coordinates (planar conventions); else only its matrix."""
+    return inst.coords is not None and inst.edge_weight_type not in ("GEO", "EXPLICIT")
+
+
 def _scaled(inst) -> tuple[np.ndarray | None, np.ndarray, float]:
     """Coordinates moved to the unit square (aspect kept), the instance's matrix, and the divisor that puts
     its distances on the same scale as those coordinates (ATT's /sqrt(10) or rounding included)."""
     matrix = inst.distance_matrix()
-    if inst.coords is not None and inst.edge_weight_type != "GEO":
+    if uses_coords(inst):
         xy = inst.coords - inst.coords.min(axis=0)
         scale = float(xy.max()) or 1.0
         euclid = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))

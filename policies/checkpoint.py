@@ -16,6 +16,7 @@ import torch
 
 import ncosolve.errors
 from ncosolve.errors import NcoError
+from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.model import AttentionPolicy, PolicyConfig
 
 FORMAT = "ncosolve-attention-policy/1"
@@ -97,8 +98,8 @@ def shipped_checkpoints() -> list[tuple[Path, PolicyConfig]]:
 
 
 def instance_variant(instance) -> str:
-    """"matrix" for instances given by a distance matrix, else "euclidean"."""
-    return "matrix" if instance.coords is None else "euclidean"
+    """"euclidean" when the policy sees coordinates, else "matrix" (explicit distances, GEO)."""
+    return "euclidean" if uses_coords(instance) else "matrix"
 
 
 def instance_size(instance) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode
 from ncosolve.registry import register
@@ -51,7 +52,7 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, thread
     policy, info = _policy(instance, checkpoint)
     with torch.inference_mode(), _torch_threads(threads):
         solutions, lengths = decode(policy, [instance], how, seed=seed, deadline=deadline)
-    info.update({"multistart": how.multistart, "augment": how.augment if instance.coords is not None else 1,
+    info.update({"multistart": how.multistart, "augment": how.augment if uses_coords(instance) else 1,
                  "decode": "sampling" if how.sample else "greedy", "policy_cost": float(lengths[0])})
     return solutions[0], info
 

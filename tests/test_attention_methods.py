@@ -32,6 +32,12 @@ def test_nearest_size_checkpoint_is_chosen():
     assert find_checkpoint(ncosolve.generate("tsp", 1, 500)[0]).name == "tsp50.pt"
     assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp20.pt"
     assert find_checkpoint(generate_atsp(1, 20)[0]).name == "atsp20.pt"
+    # explicit distances with display coordinates: the policy reads the matrix, so the matrix checkpoint
+    shown = ncosolve.TSPInstance(coords=[[0, 0], [1, 0], [0, 1]], dist=[[0, 2, 3], [1, 0, 2], [3, 1, 0]],
+                                 edge_weight_type="EXPLICIT")
+    assert find_checkpoint(shown).name == "atsp20.pt"
+    assert find_checkpoint(ncosolve.CVRPInstance(dist=[[0, 1], [1, 0]], demands=[0, 1], capacity=1)).name == \
+        "cvrp20.pt"  # no matrix CVRP checkpoint ships: the same-problem one is used
 
 
 def test_attention_on_eil51_uses_tsp50_and_is_feasible(eil51):

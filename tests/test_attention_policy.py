@@ -18,6 +18,15 @@ from ncosolve.policies.model import AttentionPolicy, PolicyConfig
 from ncosolve.policies.state import RouteState
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small batches run fastest (and steadiest on a shared machine) on one torch thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny(problem="tsp", variant="euclidean", size=10, seed=0) -> AttentionPolicy:
     torch.manual_seed(seed)
     return AttentionPolicy(PolicyConfig(problem=problem, variant=variant, size=size, embed_dim=32, heads=4,
