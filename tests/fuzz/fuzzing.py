@@ -155,7 +155,7 @@ def solomon_text(limit: int = 25) -> str:
 
 
 def seeds(workdir: Path) -> list[Seed]:
-    """The real files the fuzzers start from; TNTP/DNDP ones only where /work/shared/data holds them."""
+    """The real files the fuzzers start from; TNTP/DNDP ones only where ../shared/data holds them."""
     data = data_dir()
     tests = Path(__file__).resolve().parent.parent / "data"
     solomon = workdir / "C101_25.txt"
@@ -180,7 +180,7 @@ def seeds(workdir: Path) -> list[Seed]:
              read="Braess_net.tntp"),
         Seed("solution", data / "cvrplib" / "A-n32-k5.sol", target="solution"),
     ]
-    shared = Path("/work/shared/data")
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared beside the checkout
     sioux, trips = shared / "tntp" / "SiouxFalls_net.tntp", shared / "tntp" / "SiouxFalls_trips.tntp"
     if sioux.is_file() and trips.is_file():
         out += [Seed("tntp", sioux, companions=(trips,)), Seed("tntp", trips, companions=(sioux,), read=sioux.name)]
