@@ -27,7 +27,7 @@ def kernel_inputs(instance) -> tuple[np.ndarray, np.ndarray, int]:
     """``(points, matrix, mode)`` for ``edge``: the given matrix (asymmetric too), else the coordinates,
     whose edges the kernels compute on the fly (faster than filling a dense matrix, measured up to n = 2000)."""
     if instance.edge_weight_type == "EXPLICIT":
-        return np.zeros((1, 2)), np.ascontiguousarray(instance.dist, dtype=np.float64), _EXPLICIT
+        return np.zeros((1, 2)), np.array(instance.dist, dtype=np.float64, order="C"), _EXPLICIT  # writeable: one numba signature
     return kernel_metric(instance)
 
 

@@ -33,8 +33,10 @@ def kernel_metric(instance) -> tuple[np.ndarray, np.ndarray, int]:
     if ewt == "EXPLICIT":
         if not instance.symmetric:
             raise NcoError("mcts: the instance is asymmetric; the k-opt search needs d(i, j) == d(j, i)")
-        return np.zeros((1, 2)), np.ascontiguousarray(instance.dist, dtype=np.float64), MODES[ewt]
-    pts = np.ascontiguousarray(instance.coords, dtype=np.float64)
+        return np.zeros((1, 2)), np.array(instance.dist, dtype=np.float64, order="C"), MODES[ewt]
+    # copies are always writeable: a read-only array (as instances hold, unless unpickled) would make numba
+    # compile a second signature of every kernel, inside some later call's time budget
+    pts = np.array(instance.coords, dtype=np.float64, order="C")
     if ewt == "GEO":
         pts = np.ascontiguousarray(_geo_radians(pts))
     return pts, np.zeros((1, 1)), MODES[ewt]

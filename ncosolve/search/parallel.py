@@ -14,7 +14,8 @@ def warm_up() -> None:
     from ncosolve.search.mcts import mcts_search
 
     coords = np.random.RandomState(0).uniform(size=(30, 2))
-    mcts_search(TSPInstance(coords=coords), heatmap="softdist", time_limit=60.0, seed=0, max_actions=200)
+    for heatmap in ("softdist", "knn-prior"):  # each heatmap has kernels of its own
+        mcts_search(TSPInstance(coords=coords), heatmap=heatmap, time_limit=60.0, seed=0, max_actions=200)
 
 
 def _init_worker(method: str) -> None:
