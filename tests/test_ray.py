@@ -68,7 +68,7 @@ def test_a_hung_ray_task_is_cancelled_and_recorded(tmp_path, plugin_dir, monkeyp
     jobs = lb.plan("ray-two", ["ray-hang", "ray-identity"])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # the local Ray instance of this test
     try:
-        rows = run_jobs_ray(None, "ray-two", jobs, time_limit=0.2, preload=("ray_plugin",), kill_after_s=3.0)
+        rows = run_jobs_ray(None, "ray-two", jobs, time_limit=1.0, preload=("ray_plugin",), kill_after_s=3.0)
     finally:
         ray.shutdown()
     by = {(r["instance"], r["method"]): r for r in rows}
