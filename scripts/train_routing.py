@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ncosolve.policies.checkpoint import save_policy
+from ncosolve.policies.checkpoint import load_policy, save_policy
 from ncosolve.policies.model import AttentionPolicy, PolicyConfig
 from ncosolve.policies.reinforce import PROBLEMS, make_instances, reference_costs, reinforce_step, validate
 
@@ -71,6 +71,8 @@ class Args:
     """output directory; default runs/{problem}{size}__pomo__{seed}__{time}"""
     resume: str = ""
     """a run directory to continue (its args.json wins over the command line, except epochs)"""
+    init: str = ""
+    """a policy checkpoint to start from (fine-tuning, e.g. tsp50.pt for tsp100); its architecture wins"""
 
 
 def parse_args(argv=None) -> Args:
@@ -119,7 +121,16 @@ def main(argv=None) -> Path:
     cfg = PolicyConfig(problem="cvrp" if args.problem == "cvrp" else "tsp",
                        variant="matrix" if args.problem == "atsp" else "euclidean", size=args.size,
                        embed_dim=args.embed_dim, heads=args.heads, layers=args.layers, ff_dim=args.ff_dim)
+    init_training: dict = {}
+    if args.init:
+        start, meta = load_policy(args.init, cfg.problem)
+        if start.cfg.variant != cfg.variant:
+            raise SystemExit(f"--init {args.init} is a {start.cfg.variant} policy, this run trains {cfg.variant}")
+        cfg = dataclasses.replace(start.cfg, size=args.size)
+        init_training = {"init": Path(args.init).name, "init_training": meta.get("training", {})}
     policy = AttentionPolicy(cfg).to(args.device)
+    if args.init and not resume:
+        policy.load_state_dict(start.state_dict())
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
     start_epoch, samples, wall = 0, 0, 0.0
     if resume:
@@ -161,7 +172,7 @@ def main(argv=None) -> Path:
                     "val_reference": json.loads(ref_path.read_text())["method"],
                     "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                 f"{args.threads} torch thread(s), device {args.device}",
-                    "torch": torch.__version__}
+                    "torch": torch.__version__, **init_training}
         save_policy(policy, run_dir / f"epoch{epoch + 1}.pt", training)
         save_policy(policy, run_dir / "policy.pt", training)
         torch.save({"policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
