@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -24,13 +28,16 @@ def _script():
     return module
 
 
-def _train(run_dir: Path, epochs: int, problem: str = "tsp", resume: bool = False) -> Path:
+def _args(run_dir: Path, epochs: int, problem: str = "tsp", steps: int = 2) -> list[str]:
+    return ["--problem", problem, "--size", "8", "--epochs", str(epochs), "--steps", str(steps), "--batch-size", "4",
+            "--val-size", "2", "--embed-dim", "16", "--heads", "2", "--layers", "1", "--ff-dim", "32",
+            "--reference-time", "0.5", "--lr", "1e-3", "--run-dir", str(run_dir)]
+
+
+def _train(run_dir: Path, epochs: int, problem: str = "tsp", resume: bool = False, steps: int = 2) -> Path:
     if resume:
         return _script().main(["--resume", str(run_dir), "--epochs", str(epochs)])
-    return _script().main(["--problem", problem, "--size", "8", "--epochs", str(epochs), "--steps", "2",
-                           "--batch-size", "4", "--val-size", "2", "--embed-dim", "16", "--heads", "2",
-                           "--layers", "1", "--ff-dim", "32", "--reference-time", "0.5", "--lr", "1e-3",
-                           "--run-dir", str(run_dir)])
+    return _script().main(_args(run_dir, epochs, problem, steps))
 
 
 def test_training_smoke_writes_checkpoints_and_validation(tmp_path):
@@ -60,3 +67,37 @@ def test_resume_restores_optimizer_epoch_and_rng(tmp_path):
         assert torch.equal(moments["exp_avg"], b["optimizer"]["state"][key]["exp_avg"])
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
     assert len((split / "log.jsonl").read_text().splitlines()) == 2
+
+
+def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_state(tmp_path):
+    """kill -9 during epoch 2: --resume restarts epoch 2 from the epoch-1 state and ends where a straight run ends."""
+    steps = 150
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), *_args(killed, 2, steps=steps)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (killed / "train_state.pt").exists():
+            assert proc.poll() is None, "training exited before finishing epoch 1"
+            assert time.time() < deadline, "epoch 1 did not finish within 120 s"
+            time.sleep(0.01)
+        time.sleep(0.2)  # inside epoch 2's steps
+        assert proc.poll() is None, "epoch 2 ended before the kill; the test needs a longer epoch"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert torch.load(killed / "train_state.pt", weights_only=True)["epoch"] == 1
+    assert len((killed / "log.jsonl").read_text().splitlines()) == 1
+    _train(killed, 2, resume=True)
+    straight = _train(tmp_path / "straight", 2, steps=steps)
+    a = torch.load(straight / "train_state.pt", weights_only=True)
+    b = torch.load(killed / "train_state.pt", weights_only=True)
+    assert (b["epoch"], b["samples"]) == (a["epoch"], a["samples"]) == (2, 2 * steps * 4)
+    for name, tensor in a["policy"].items():
+        assert torch.equal(tensor, b["policy"][name]), name
+    for key, moments in a["optimizer"]["state"].items():
+        assert torch.equal(moments["exp_avg_sq"], b["optimizer"]["state"][key]["exp_avg_sq"])
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    assert [json.loads(line)["epoch"] for line in (killed / "log.jsonl").read_text().splitlines()] == [1, 2]
+    load_policy(killed / "policy.pt", "tsp")  # the last checkpoint is whole, not half-written
