@@ -88,12 +88,16 @@ def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed:
            chunk: int = 64, deadline: float | None = None):
     """Best solution per instance under ``how``; returns (solutions, lengths) in input order.
 
-    Instances are grouped by size and decoded ``chunk`` at a time, all augmented copies in one batch.
+    Instances are grouped by size and decoded ``chunk`` at a time, all augmented copies in one batch. A CVRP
+    with a fleet cap (``num_vehicles``) keeps the best candidate within the cap; only when no candidate fits
+    does it keep the best overall, which ``evaluate`` then reports as over the fleet.
     With a ``deadline`` (a ``time.perf_counter()`` value) copies run one at a time, round-robin over the
     sampling rounds, and stop once it has passed (after at least one).
     """
     policy.eval()
     generator = torch.Generator().manual_seed(seed)
+    fleets = [getattr(inst, "num_vehicles", None) for inst in instances]
+    over_cap = np.ones(len(instances), dtype=bool)  # nothing kept yet ranks last
     solutions, lengths = [None] * len(instances), np.full(len(instances), np.inf)
     by_size: dict[int, list[int]] = {}
     for i, inst in enumerate(instances):
@@ -112,19 +116,33 @@ def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed:
                 batch, enc = groups[step % len(groups)], encoded[step % len(groups)]
                 length, actions, _ = rollout(policy, batch, how.multistart, how.sample, enc, generator,
                                              how.max_starts)
-                _keep_best(base.problem, part, length, actions, solutions, lengths)
+                _keep_best(base.problem, part, length, actions, solutions, lengths, [fleets[i] for i in part],
+                           over_cap)
     return solutions, lengths
 
 
-def _keep_best(problem, part, length, actions, solutions, lengths) -> None:
-    """Fold one rollout over (copies x instances, starts) into the best solution per instance."""
+def route_counts(actions: torch.Tensor) -> torch.Tensor:
+    """Routes per CVRP trajectory (..., T): customers followed by the depot or by the end."""
+    ends = torch.cat([actions[..., 1:] == 0, torch.ones_like(actions[..., :1], dtype=torch.bool)], -1)
+    return ((actions != 0) & ends).sum(-1)
+
+
+def _keep_best(problem, part, length, actions, solutions, lengths, fleets, over_cap) -> None:
+    """Fold one rollout over (copies x instances, starts) into the best solution per instance.
+
+    Ranking is (over the fleet cap, length): a candidate within the cap beats every candidate over it.
+    """
     copies = length.shape[0] // len(part)
     length = length.view(copies, len(part), -1).permute(1, 0, 2).reshape(len(part), -1)
     actions = actions.view(copies, len(part), *actions.shape[1:]).permute(1, 0, 2, 3)
     actions = actions.reshape(len(part), -1, actions.shape[-1])
-    best = length.argmin(1)
+    over = torch.zeros(length.shape, dtype=torch.bool)
+    if problem == "cvrp" and any(f is not None for f in fleets):
+        cap = torch.tensor([f if f is not None else actions.shape[-1] for f in fleets])
+        over = route_counts(actions) > cap[:, None]
+    best = torch.where(over, length + length.max() + 1.0, length).argmin(1)
     for row, i in enumerate(part):
-        cost = float(length[row, best[row]])
-        if cost < lengths[i]:
-            lengths[i] = cost
+        key = (bool(over[row, best[row]]), float(length[row, best[row]]))
+        if key < (over_cap[i], lengths[i]):
+            over_cap[i], lengths[i] = key
             solutions[i] = to_solution(problem, actions[row, best[row]].numpy())

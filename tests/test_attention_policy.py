@@ -203,3 +203,19 @@ def test_deadline_still_decodes_one_copy():
     _, identity_only = decode(tiny(), instances, Decoding(augment=1))
     assert np.array_equal(lengths, identity_only)
     assert all(sorted(s) == list(range(10)) for s in solutions)
+
+
+def test_fleet_cap_keeps_the_best_candidate_within_it():
+    """A shorter candidate that needs one route more than the fleet loses to a longer one within the fleet."""
+    from ncosolve.policies.decode import _keep_best, route_counts
+
+    three_routes = torch.tensor([3, 0, 1, 0, 2, 0, 0])
+    two_routes = torch.tensor([1, 2, 0, 3, 0, 0, 0])
+    assert route_counts(torch.stack([three_routes, two_routes])).tolist() == [3, 2]
+    actions = torch.stack([three_routes, two_routes])[None]  # (copies x instances, starts, T)
+    length = torch.tensor([[5.0, 6.0]], dtype=torch.float64)
+    for fleet, expected in ((None, [[3], [1], [2]]), (2, [[1, 2], [3]]), (1, [[3], [1], [2]])):
+        solutions, lengths, over = [None], np.full(1, np.inf), np.ones(1, dtype=bool)
+        _keep_best("cvrp", [0], length, actions, solutions, lengths, [fleet], over)
+        assert solutions[0] == expected, fleet
+
