@@ -1,0 +1,287 @@
+"""Follower-style decentralized MAPF policy: every agent plans on its own congestion-aware cost map and a small
+shared network over its local window chooses the move (in the spirit of "Learn to Follow", Skrynnik et al.,
+AAAI 2024).
+
+Per agent and timestep:
+
+1. **Congestion map.** The agent keeps a heat map of where it has seen other agents (its window only, decayed
+   by ``heat_decay`` each step); entering a cell costs ``1 + heat_cost * heat``.
+2. **Planning.** Dijkstra from its goal on that cost map (stopped once it reaches the agent) gives a
+   shortest path; its first ``path_len`` cells are the plan, the first one the next subgoal.
+3. **Local messages.** Agents in view share their next planned cell and their priority (steps since their last
+   goal, PIBT's rule, ties broken by a fixed per-agent offset), so the network can tell who yields.
+4. **Acting.** ``FollowerNet`` sees ``CHANNELS`` over the (2r+1)^2 window and picks one of the 5 actions
+   (illegal ones masked). Trained by PPO with a small reward for stepping onto the next cell of the plan.
+
+The simulator is the env's ``MAPFCore`` (POGEMA conventions; conflicting moves become waits), so paths are
+valid by construction and scored by ``evaluate``. Checkpoints: state_dict + JSON config + ncosolve version,
+loaded with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+import torch
+from torch import nn
+
+import ncosolve.errors
+from ncosolve.envs.mapf import MAPFCore
+from ncosolve.policies.checkpoint import CheckpointError
+from ncosolve.problems.mapf import MOVES, neighbor_table
+
+FORMAT = "ncosolve-mapf-follower/1"
+SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "mapf"
+SHIPPED = SHIPPED_DIR / "follower.pt"
+CHANNELS = ("obstacles", "other agents", "own plan", "own goal", "other agents' goals",
+            "other agents' next planned cells", "agents with higher priority")
+
+
+@dataclass
+class FollowerConfig:
+    """Architecture and planner settings; stored in the checkpoint so a loaded policy plans as it trained."""
+
+    obs_radius: int = 5
+    """half-width of the window (5: 11 x 11, POGEMA's default)"""
+    conv_channels: int = 16
+    """channels of the first 3x3 convolution (the strided second one has twice as many)"""
+    hidden: int = 128
+    """width of the MLP after the convolutions"""
+    path_len: int = 12
+    """cells of the plan drawn into the window"""
+    heat_decay: float = 0.8
+    """per-step decay of the seen-agents heat map"""
+    heat_cost: float = 2.0
+    """extra cost of entering a cell per unit of heat"""
+    training: dict = field(default_factory=dict)
+    """budget and hardware of the run that produced the weights (informational)"""
+
+    def net_dict(self) -> dict:
+        """The fields that shape the network and planner (everything but ``training``)."""
+        return {k: v for k, v in asdict(self).items() if k != "training"}
+
+
+class FollowerNet(nn.Module):
+    """Shared actor-critic over one agent's window: a 3x3 conv, a strided 3x3 conv, an MLP, 5 logits and a value."""
+
+    def __init__(self, cfg: FollowerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        k, c = 2 * cfg.obs_radius + 1, cfg.conv_channels
+        self.body = nn.Sequential(
+            nn.Conv2d(len(CHANNELS), c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(2 * c * ((k + 1) // 2) ** 2, cfg.hidden), nn.ReLU())
+        self.actor = nn.Linear(cfg.hidden, len(MOVES))
+        self.critic = nn.Linear(cfg.hidden, 1)
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(masked logits (B, 5), values (B,)) for windows (B, C, k, k) and legal-action masks (B, 5)."""
+        h = self.body(obs)
+        logits = self.actor(h).masked_fill(~mask, -1e9)
+        return logits, self.critic(h).squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------------- planning
+@numba.njit(cache=True)
+def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.ndarray, paths: np.ndarray) -> None:
+    """Per agent, Dijkstra from ``goals[a]`` over entering costs ``cost[a]`` (agents, cells) until it settles
+    ``pos[a]``; writes the first ``paths.shape[1]`` cells of the shortest path from ``pos[a]`` (-1 padded)."""
+    ncell = nbr.shape[0]
+    dist = np.empty(ncell, dtype=np.float64)
+    done = np.zeros(ncell, dtype=np.bool_)
+    for a in range(len(pos)):
+        dist[:] = np.inf
+        done[:] = False
+        paths[a, :] = -1
+        s, g = np.int64(pos[a]), np.int64(goals[a])
+        dist[g] = 0.0
+        heap = [(0.0, g)]
+        while heap:
+            d, v = heapq.heappop(heap)
+            if done[v]:
+                continue
+            done[v] = True
+            if v == s:
+                break
+            nd = d + cost[a, v]
+            for k in range(1, 5):
+                u = np.int64(nbr[v, k])
+                if u >= 0 and not done[u] and nd < dist[u]:
+                    dist[u] = nd
+                    heapq.heappush(heap, (nd, u))
+        u = s
+        for step in range(paths.shape[1]):
+            if u == g or not done[s]:
+                break
+            best, best_d = -1, np.inf
+            for k in range(1, 5):
+                v = np.int64(nbr[u, k])
+                if v >= 0 and done[v] and dist[v] + cost[a, v] < best_d - 1e-9:
+                    best, best_d = v, dist[v] + cost[a, v]
+            if best < 0:
+                break
+            paths[a, step] = best
+            u = best
+
+
+class Follower:
+    """Decentralized control of one episode: per-agent heat maps and plans over a ``MAPFCore``.
+
+    ``observe()`` gives the network input for every agent; ``step(actions)`` moves them and returns the
+    per-agent reward (``path_reward`` for stepping onto the planned next cell, ``goal_reward`` for a goal).
+    """
+
+    def __init__(self, core: MAPFCore, cfg: FollowerConfig, path_reward: float = 0.1,
+                 goal_reward: float = 1.0) -> None:
+        self.core, self.cfg = core, cfg
+        self.path_reward, self.goal_reward = path_reward, goal_reward
+        r = cfg.obs_radius
+        h, w = core.h, core.w
+        self.nbr = neighbor_table(core.instance.grid)
+        n = len(core.pos)
+        self.heat = np.zeros((n, h + 2 * r, w + 2 * r), dtype=np.float32)
+        self.paths = np.full((n, cfg.path_len), -1, dtype=np.int64)
+        self.next_cell = np.zeros(n, dtype=np.int64)
+        self.waiting = np.zeros(n, dtype=np.float64)  # steps since the last goal
+        self.tie_break = (np.arange(n) * 0.6180339887) % 1.0
+
+    @property
+    def num_agents(self) -> int:
+        """Agents controlled."""
+        return len(self.core.pos)
+
+    def observe(self) -> tuple[np.ndarray, np.ndarray]:
+        """Update heat maps and plans; (windows (agents, C, k, k) float32, legal actions (agents, 5) bool)."""
+        core, cfg = self.core, self.cfg
+        r, k, w = cfg.obs_radius, 2 * cfg.obs_radius + 1, core.w
+        pos, goals = core.pos, core.goals
+        n = len(pos)
+        offs = np.arange(k)
+        rows = pos[:, 0, None, None] + offs[None, :, None]  # padded coordinates of each window
+        cols = pos[:, 1, None, None] + offs[None, None, :]
+        obs = np.zeros((n, len(CHANNELS), k, k), dtype=np.float32)
+        obs[:, 0] = core.padded[rows, cols]
+        occupied = np.zeros(core.padded.shape, dtype=np.float32)
+        occupied[pos[:, 0] + r, pos[:, 1] + r] = 1.0
+        obs[:, 1] = occupied[rows, cols]
+        obs[:, 1, r, r] = 0.0
+        # congestion map from what each agent sees, then plans on it
+        agent = np.arange(n)[:, None, None]
+        self.heat *= cfg.heat_decay
+        self.heat[agent, rows, cols] += obs[:, 1]
+        cost = 1.0 + cfg.heat_cost * self.heat[:, r:r + core.h, r:r + core.w].reshape(n, -1)
+        cell, goal_cell = pos[:, 0] * w + pos[:, 1], goals[:, 0] * w + goals[:, 1]
+        plan_paths(self.nbr, cost.astype(np.float64), cell, goal_cell, self.paths)
+        self.next_cell = np.where(self.paths[:, 0] >= 0, self.paths[:, 0], cell)
+        valid = self.paths >= 0
+        pr, pc = np.divmod(np.where(valid, self.paths, 0), w)
+        rr, cc = pr - pos[:, 0, None] + r, pc - pos[:, 1, None] + r
+        inside = valid & (rr >= 0) & (rr < k) & (cc >= 0) & (cc < k)
+        a_idx = np.broadcast_to(np.arange(n)[:, None], inside.shape)
+        obs[a_idx[inside], 2, rr[inside], cc[inside]] = 1.0
+        rel = np.clip(goals - pos, -r, r) + r
+        obs[np.arange(n), 3, rel[:, 0], rel[:, 1]] = 1.0
+        own = np.all(np.abs(goals - pos) <= r, axis=1)
+        obs[:, 4] = self._others(goals, rows, cols, own, rel)
+        nxt = np.stack(np.divmod(self.next_cell, w), axis=1)
+        obs[:, 5] = self._others(nxt, rows, cols, np.ones(n, dtype=bool), nxt - pos + r)
+        prio = self.waiting + self.tie_break
+        prio_grid = np.full(core.padded.shape, -1.0)
+        prio_grid[pos[:, 0] + r, pos[:, 1] + r] = prio
+        obs[:, 6] = prio_grid[rows, cols] > prio[:, None, None]
+        return obs, core.action_mask().astype(bool)
+
+    def _others(self, cells: np.ndarray, rows: np.ndarray, cols: np.ndarray, own: np.ndarray,
+                own_rel: np.ndarray) -> np.ndarray:
+        """(agents, k, k) 0/1: where the window holds a cell of ``cells`` (agents, 2) of another agent; ``own``
+        says whose own cell lies in its window, at ``own_rel``."""
+        r = self.cfg.obs_radius
+        count = np.zeros(self.core.padded.shape, dtype=np.float32)
+        np.add.at(count, (cells[:, 0] + r, cells[:, 1] + r), 1.0)
+        win = count[rows, cols]
+        win[own, own_rel[own, 0], own_rel[own, 1]] -= 1.0
+        return np.minimum(win, 1.0)
+
+    def plan_actions(self) -> np.ndarray:
+        """The action that follows each agent's plan (after ``observe``): its move to the next planned cell."""
+        core = self.core
+        d = np.stack(np.divmod(self.next_cell, core.w), axis=1) - core.pos
+        return np.argmax(np.all(MOVES[None] == d[:, None], axis=2), axis=1)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply joint actions; (per-agent rewards, who reached a goal)."""
+        core = self.core
+        arrived = core.step(actions)
+        on_plan = (core.pos[:, 0] * core.w + core.pos[:, 1]) == self.next_cell
+        moved = np.any(core.history[-1] != core.history[-2], axis=1)
+        reward = self.path_reward * (on_plan & moved) + self.goal_reward * arrived
+        self.waiting = np.where(arrived, 0.0, self.waiting + 1.0)
+        return reward.astype(np.float32), arrived
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _version() -> str:
+    import ncosolve
+
+    return ncosolve.__version__
+
+
+def save_follower(net: FollowerNet, path) -> Path:
+    """Write ``net`` with its config (including the training budget) as JSON and the ncosolve version."""
+    meta = {"format": FORMAT, "ncosolve_version": _version(), "config": asdict(net.cfg)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"meta": json.dumps(meta), "state_dict": net.state_dict()}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_follower(path=None) -> tuple[FollowerNet, dict]:
+    """The network stored at ``path`` (default: the shipped checkpoint) in eval mode, and its meta.
+
+    Raises CheckpointError for a missing, corrupt or unsafe file, or one that is not a Follower checkpoint."""
+    path = Path(SHIPPED if path is None else path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
+                              f"({str(exc).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
+    try:
+        meta = json.loads(payload["meta"])
+        state = payload["state_dict"]
+    except (TypeError, KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no readable meta/state_dict)") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r} "
+                              "(a MAPF Follower policy)")
+    try:
+        net = FollowerNet(FollowerConfig(**meta["config"]))
+        net.load_state_dict(state)
+    except (TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
+    return net.eval(), meta
+
+
+def act(net: FollowerNet, obs: np.ndarray, mask: np.ndarray, generator: torch.Generator | None = None,
+        greedy: bool = False) -> np.ndarray:
+    """Actions for a batch of agents: sampled from the policy with ``generator``, or its argmax."""
+    with torch.inference_mode():
+        logits, _ = net(torch.from_numpy(obs), torch.from_numpy(mask))
+    if greedy:
+        return logits.argmax(dim=1).numpy()
+    return torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator).squeeze(1).numpy()

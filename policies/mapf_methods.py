@@ -1,0 +1,73 @@
+"""solve() method ``mapf-learned``: the Follower-style decentralized policy on one-shot and lifelong MAPF."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ncosolve.envs.mapf import MAPFCore
+from ncosolve.policies.mapf_follower import SHIPPED, Follower, act, load_follower
+from ncosolve.policies.methods import _torch_threads
+from ncosolve.registry import register
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str):
+    return load_follower(path)
+
+
+def _run(follower: Follower, net, steps: int, seed: int, greedy: bool, deadline: float, until_home: bool) -> int:
+    """Step the policy (all agents in one batch) up to ``steps`` times; the number of steps taken."""
+    gen = torch.Generator().manual_seed(seed)
+    core = follower.core
+    for t in range(steps):
+        if until_home and np.all(core.pos == core.goals):
+            return t
+        if time.perf_counter() > deadline:
+            return t
+        obs, mask = follower.observe()
+        follower.step(act(net, obs, mask, gen, greedy))
+    return steps
+
+
+@register("mapf-learned", ("mapf", "mapf-lifelong"), "Follower-style decentralized policy: per-agent planning on a "
+          "congestion-aware cost map, a shared PPO-trained network picks each move; shipped checkpoint",
+          default_time_limit=10.0, strength=0)
+def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint: str | None = None,
+                  max_steps: int | None = None, greedy: bool = False, threads: int = 1):
+    """Paths (agents, T+1, 2) from running the policy in the simulator (conflicting moves become waits).
+
+    Lifelong: the instance's horizon; if the time limit stops the policy first, every agent waits for the
+    remaining steps (``info["policy_steps"]`` says where it stopped). One-shot: until every agent stands on
+    its goal at once; None (infeasible, with the reason in info) if ``max_steps`` (default 4 * (cells +
+    agents), as PIBT) or the time limit comes first. Actions are sampled (seeded) unless ``greedy``."""
+    start = time.perf_counter()
+    path = Path(checkpoint) if checkpoint is not None else SHIPPED
+    net, meta = _cached(str(path.resolve()))
+    info = {"checkpoint": path.name, "trained": meta["config"].get("training", {}).get("maps", "")}
+    lifelong = instance.problem == "mapf-lifelong"
+    if lifelong:
+        steps = instance.horizon
+    else:
+        steps = max_steps or 4 * (instance.grid.size + instance.num_agents)
+    core = MAPFCore(instance, "restart" if lifelong else "nothing", net.cfg.obs_radius, steps)
+    follower = Follower(core, net.cfg)
+    with _torch_threads(threads):
+        taken = _run(follower, net, steps, seed, greedy, start + 0.95 * time_limit, not lifelong)
+    info["policy_steps"] = taken
+    paths = np.stack(core.history, axis=1)
+    if lifelong:
+        if taken < steps:
+            paths = np.concatenate([paths, np.repeat(paths[:, -1:], steps - taken, axis=1)], axis=1)
+        return paths, info
+    if not np.all(core.pos == core.goals):
+        home = int(np.all(core.pos == core.goals, axis=1).sum())
+        why = "time limit" if taken < steps else "step limit"
+        info["infeasible_reason"] = (f"the policy had {home} of {instance.num_agents} agents on their goals after "
+                                     f"{taken} steps ({why})")
+        return None, info
+    return paths, info
