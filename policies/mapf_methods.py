@@ -30,8 +30,21 @@ def _run(follower: Follower, net, steps: int, seed: int, greedy: bool, deadline:
         if time.perf_counter() > deadline:
             return t
         obs, mask = follower.observe()
-        follower.step(act(net, obs, mask, gen, greedy))
+        actions = act(net, obs, mask, gen, greedy)
+        if until_home:
+            actions[_parked(follower)] = 0
+        follower.step(actions)
     return steps
+
+
+def _parked(follower: Follower) -> np.ndarray:
+    """One-shot agents on their goal that no other agent plans to step onto: they wait (the policy was trained
+    in lifelong episodes, where nobody ever rests on a goal)."""
+    core = follower.core
+    cell = core.pos[:, 0] * core.w + core.pos[:, 1]
+    home = np.all(core.pos == core.goals, axis=1)
+    moving = follower.next_cell != cell
+    return home & ~np.isin(cell, follower.next_cell[moving])
 
 
 @register("mapf-learned", ("mapf", "mapf-lifelong"), "Follower-style decentralized policy: per-agent planning on a "
@@ -44,7 +57,8 @@ def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint:
     Lifelong: the instance's horizon; if the time limit stops the policy first, every agent waits for the
     remaining steps (``info["policy_steps"]`` says where it stopped). One-shot: until every agent stands on
     its goal at once; None (infeasible, with the reason in info) if ``max_steps`` (default 4 * (cells +
-    agents), as PIBT) or the time limit comes first. Actions are sampled (seeded) unless ``greedy``."""
+    agents), as PIBT) or the time limit comes first; an agent on its goal waits unless another agent plans to
+    step onto it. Actions are sampled (seeded) unless ``greedy`` (argmax deadlocks more often)."""
     start = time.perf_counter()
     path = Path(checkpoint) if checkpoint is not None else SHIPPED
     net, meta = _cached(str(path.resolve()))

@@ -128,3 +128,22 @@ def test_ppo_update_changes_weights():
 
 def test_shipped_checkpoint_is_in_the_package():
     assert SHIPPED.is_file() and SHIPPED.stat().st_size < 5_000_000
+
+
+@pytest.mark.slow
+def test_training_script_runs_and_resumes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_mapf.py"
+    small = ["--envs", "2", "--agents-min", "6", "--agents-max", "8", "--horizon", "32", "--rollout", "16",
+             "--val-agents", "8"]
+    subprocess.run([sys.executable, str(script), "--max-samples", "200", "--out", str(tmp_path), *small], check=True)
+    run = next(tmp_path.iterdir())
+    _, meta = load_follower(run / "policy.pt")
+    first = meta["config"]["training"]["samples"]
+    subprocess.run([sys.executable, str(script), "--resume", str(run), "--max-samples", "1000"], check=True)
+    _, meta = load_follower(run / "policy.pt")
+    assert first > 0 and meta["config"]["training"]["samples"] > first
+    assert len((run / "log.jsonl").read_text().splitlines()) >= 2
