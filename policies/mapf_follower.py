@@ -6,8 +6,8 @@ Per agent and timestep:
 
 1. **Congestion map.** The agent keeps a heat map of where it has seen other agents (its window only, decayed
    by ``heat_decay`` each step); entering a cell costs ``1 + heat_cost * heat``.
-2. **Planning.** Dijkstra from its goal on that cost map (stopped once it reaches the agent) gives a
-   shortest path; its first ``path_len`` cells are the plan, the first one the next subgoal.
+2. **Planning.** A* from its goal to the agent on that cost map gives a least-cost path; its first
+   ``path_len`` cells are the plan, the first one the next subgoal.
 3. **Local messages.** Agents in view share their next planned cell and their priority (steps since their last
    goal, PIBT's rule, ties broken by a fixed per-agent offset), so the network can tell who yields.
 4. **Acting.** ``FollowerNet`` sees ``CHANNELS`` over the (2r+1)^2 window and picks one of the 5 actions
@@ -92,31 +92,49 @@ class FollowerNet(nn.Module):
 # ---------------------------------------------------------------------------------------------- planning
 @numba.njit(cache=True)
 def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.ndarray, paths: np.ndarray) -> None:
-    """Per agent, Dijkstra from ``goals[a]`` over entering costs ``cost[a]`` (agents, cells) until it settles
-    ``pos[a]``; writes the first ``paths.shape[1]`` cells of the shortest path from ``pos[a]`` (-1 padded)."""
+    """Per agent, a search from ``goals[a]`` over entering costs ``cost[a]`` (agents, cells, each >= 1) until it
+    settles ``pos[a]`` (A*: the unit-step distance from ``pos[a]`` is a consistent heuristic); writes the first
+    ``paths.shape[1]`` cells of the least-cost path from ``pos[a]`` (-1 padded)."""
     ncell = nbr.shape[0]
     dist = np.empty(ncell, dtype=np.float64)
     done = np.zeros(ncell, dtype=np.bool_)
+    h = np.empty(ncell, dtype=np.float64)
+    queue = np.empty(ncell, dtype=np.int64)
     for a in range(len(pos)):
         dist[:] = np.inf
         done[:] = False
         paths[a, :] = -1
         s, g = np.int64(pos[a]), np.int64(goals[a])
+        h[:] = -1.0  # breadth-first distances from the agent
+        h[s] = 0.0
+        queue[0] = s
+        head, tail = 0, 1
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for k in range(1, 5):
+                v = np.int64(nbr[u, k])
+                if v >= 0 and h[v] < 0:
+                    h[v] = h[u] + 1.0
+                    queue[tail] = v
+                    tail += 1
+        if h[g] < 0:
+            continue
         dist[g] = 0.0
-        heap = [(0.0, g)]
+        heap = [(h[g], g)]
         while heap:
-            d, v = heapq.heappop(heap)
+            f, v = heapq.heappop(heap)
             if done[v]:
                 continue
             done[v] = True
             if v == s:
                 break
-            nd = d + cost[a, v]
+            nd = dist[v] + cost[a, v]
             for k in range(1, 5):
                 u = np.int64(nbr[v, k])
                 if u >= 0 and not done[u] and nd < dist[u]:
                     dist[u] = nd
-                    heapq.heappush(heap, (nd, u))
+                    heapq.heappush(heap, (nd + h[u], u))
         u = s
         for step in range(paths.shape[1]):
             if u == g or not done[s]:
