@@ -18,24 +18,23 @@ def repair(instance, design: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return design
 
 
-@register("ndp-ga", ("ndp",), "genetic algorithm over designs, fitness = TTT at user equilibrium",
-          default_time_limit=60.0, strength=30)
-def ndp_ga(instance, time_limit: float, seed: int = 0, population: int = 16, elite: int = 2,
-           mutation: float | None = None):
-    """Evolve ``population`` designs (tournament selection, uniform crossover, bit-flip mutation with rate
-    ``mutation`` (default 1/candidates), repair to budget, ``elite`` best kept) until the time limit.
-    Identical designs are scored once.
+def evolve(instance, fitness, stop, rng: np.random.Generator, population: int = 16, elite: int = 2,
+           mutation: float | None = None, stall: int | None = None) -> int:
+    """Evolve ``population`` designs, scored by ``fitness`` ((B, K) designs -> (B,) TTT; nan: not scored in
+    time), until ``stop()`` is true, every child comes back unscored, or the best fitness has not improved in
+    ``stall`` generations. Tournament selection, uniform crossover, bit-flip mutation with rate ``mutation``
+    (default 1/candidates), repair to budget, ``elite`` best kept. The caller's ``fitness`` keeps what it scored
+    (a cache); returns the number of generations.
     """
-    rng = np.random.default_rng(seed)
     k = instance.num_candidates
     rate = 1.0 / k if mutation is None else mutation
-    scorer = DesignScorer(instance, time.perf_counter() + time_limit)
     density = rng.uniform(0.1, 0.9, (population, 1))
     pop = np.stack([repair(instance, d, rng) for d in (rng.random((population, k)) < density).astype(np.int64)])
     pop[0] = 0  # the do-nothing design is always a candidate (Braess: building can hurt)
-    fit = scorer(pop)
-    generations = 0
-    while scorer.time_left() > 0:
+    fit = fitness(pop)
+    generations = since_best = 0
+    best = np.nanmin(fit) if not np.isnan(fit).all() else np.inf
+    while not stop() and (stall is None or since_best < stall):
         fit_rank = np.where(np.isnan(fit), np.inf, fit)
         order = np.argsort(fit_rank)
         pairs = rng.integers(0, population, (population - elite, 2, 2))
@@ -44,12 +43,25 @@ def ndp_ga(instance, time_limit: float, seed: int = 0, population: int = 16, eli
         kids = np.where(mix, pop[parents[:, 0]], pop[parents[:, 1]])
         kids ^= (rng.random(kids.shape) < rate).astype(np.int64)
         kids = np.stack([repair(instance, d, rng) for d in kids])
-        kid_fit = scorer(kids)
+        kid_fit = fitness(kids)
         if np.isnan(kid_fit).all():
             break
         pop = np.concatenate([pop[order[:elite]], kids])
         fit = np.concatenate([fit_rank[order[:elite]], kid_fit])
         generations += 1
+        since_best = 0 if np.nanmin(kid_fit) < best else since_best + 1
+        best = min(best, np.nanmin(kid_fit))
+    return generations
+
+
+@register("ndp-ga", ("ndp",), "genetic algorithm over designs, fitness = TTT at user equilibrium",
+          default_time_limit=60.0, strength=30)
+def ndp_ga(instance, time_limit: float, seed: int = 0, population: int = 16, elite: int = 2,
+           mutation: float | None = None):
+    """``evolve`` with the true UE as fitness until the time limit; identical designs are scored once."""
+    scorer = DesignScorer(instance, time.perf_counter() + time_limit)
+    generations = evolve(instance, scorer, lambda: scorer.time_left() <= 0, np.random.default_rng(seed),
+                         population, elite, mutation)
     best = min(scorer.cache, key=scorer.cache.get)
     design = np.frombuffer(best, dtype=np.int64).copy()
     return design, {"generations": generations, "evaluations": scorer.count, "ttt": scorer.cache[best]}

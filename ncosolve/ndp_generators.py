@@ -188,3 +188,25 @@ def braess(with_shortcut: bool = True) -> NDPInstance:
     net = read_tntp(data_dir() / "networks" / "Braess_net.tntp")
     return NDPInstance(network=net, variant="dndp", candidate_links=np.array([[3, -1]]), candidate_cost=[1.0],
                        budget=1.0 if with_shortcut else 0.0, name="Braess-dndp")
+
+
+def random_design_instance(seed: int, variant: str | None = None) -> NDPInstance:
+    """A random congested synthetic instance for training learned methods: a 3-5 x 3-5 grid or a 1-3 ring (2-3
+    for DNDP) x 4-7 spoke city, 1,500-4,000 trips per zone (v/c around 1-2), and a DNDP (6-12 candidates),
+    NDP-LA (every link) or NDP-LS (up to 10 pairs) candidate set at budget ratio 0.25-0.75 (``variant`` fixes it).
+    """
+    rng = np.random.default_rng(seed)
+    variant = variant or str(rng.choice(["dndp", "ndp-la", "ndp-ls"]))
+    sub = int(rng.integers(2**31))
+    trips = float(rng.uniform(1500.0, 4000.0))
+    if rng.random() < 0.5:
+        net, lanes = grid_city(int(rng.integers(3, 6)), int(rng.integers(3, 6)), seed=sub, trips_per_zone=trips)
+    else:  # a DNDP needs 2+ rings for enough free node pairs
+        net, lanes = ring_radial_city(int(rng.integers(1 + (variant == "dndp"), 4)), int(rng.integers(4, 8)),
+                                      seed=sub, trips_per_zone=trips)
+    budget = float(rng.uniform(0.25, 0.75))
+    if variant == "dndp":
+        return dndp_instance(net, int(rng.integers(6, 13)), seed=sub, budget_ratio=budget)
+    if variant == "ndp-la":
+        return lane_addition_instance(net, lanes, budget_ratio=budget)
+    return lane_swap_instance(net, lanes, budget_ratio=budget, max_pairs=10, seed=sub)

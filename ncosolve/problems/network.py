@@ -118,6 +118,16 @@ class Network:
             raise InvalidInstance(f"demand: {len(unreachable)} OD pair(s) with demand have no path, first zone "
                                   f"{o} -> {d} (0-based)")
 
+    def link_times(self, flows, capacity=None):
+        """BPR travel time of each link at ``flows`` (any leading batch axes); ``capacity`` overrides the
+        network's (a design's capacities)."""
+        return bpr_times(flows, self.capacity if capacity is None else capacity, self.free_flow_time, self.b,
+                         self.power)
+
+    def total_travel_time(self, flows, capacity=None):
+        """TTT = sum over links of x * t(x) at ``flows`` (last axis: links), the network design objective."""
+        return (flows * self.link_times(flows, capacity)).sum(-1)
+
     def with_links(self, capacity: np.ndarray | None = None, demand: np.ndarray | None = None) -> Network:
         """A copy with new link capacities and/or demand (validated)."""
         return replace(self, capacity=self.capacity if capacity is None else capacity,
@@ -126,6 +136,11 @@ class Network:
     def __repr__(self) -> str:
         return (f"Network(name={self.name!r}, nodes={self.num_nodes}, links={self.num_links}, zones={self.num_zones}, "
                 f"total_demand={self.demand.sum():.6g})")
+
+
+def bpr_times(flows, capacity, free_flow_time, b, power):
+    """BPR link times t0 (1 + b (x / c) ** power); plain arithmetic, so it also runs on torch tensors."""
+    return free_flow_time * (1.0 + b * (flows / capacity) ** power)
 
 
 def unserved_pairs(network: Network, open_links: np.ndarray | None = None) -> list[tuple[int, int]]:
