@@ -24,9 +24,10 @@ from rich.table import Table
 
 import ncosolve
 from ncosolve import leaderboard as lb
-from ncosolve.benchmarks import best_known, load_benchmark, suites
+from ncosolve.benchmarks import best_known, get_suite, instance_size, load_benchmark, suites
 from ncosolve.errors import MissingDependency, NcoError
 from ncosolve.io import read_instance, read_solution, write_solution
+from ncosolve.io.writers import FILE_SOLUTIONS
 from ncosolve.registry import methods as registered_methods
 from ncosolve.store import ResultStore
 
@@ -139,15 +140,18 @@ def _fmt(value: float | None, spec: str = ".10g") -> str:
 @app.command()
 def solve(
     instance: str = typer.Argument(..., metavar="FILE|BENCHMARK:NAME",
-                                   help="An instance file (TSPLIB, VRPLIB, Solomon), or e.g. tsplib:eil51."),
+                                   help="An instance file (TSPLIB, VRPLIB, Solomon, MovingAI .scen, TNTP, DNDP), or "
+                                        "e.g. tsplib:eil51, mapf-movingai:empty-16-16-16-s0."),
     method: str = typer.Option("auto", "--method", "-m", help="Method name (see 'ncosolve methods'), or auto."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", "-t",
                                                help="Budget in seconds (default: the method's own)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON: the Result, best known value and gap."),
     output: Optional[Path] = typer.Option(None, "--output",
-                                          help="Save the result: .json (as --json), .sol or .tour (file formats)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a picture of the tour / routes (e.g. tour.png)."),
+                                          help="Save the result: .json (as --json; every problem), or .sol / .tour "
+                                               "(routing file formats)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a picture of the solution (e.g. tour.png; "
+                                                             ".gif animates MAPF paths)."),
     option: List[str] = typer.Option([], "--option", metavar="KEY=VALUE",
                                      help="Method-specific option (repeatable), e.g. --option runs=5."),
 ) -> None:
@@ -157,19 +161,23 @@ def solve(
     """
     inst = load_instance(instance)
     options = parse_options(option)
+    if output is not None and output.suffix in (".sol", ".tour") and inst.problem not in FILE_SOLUTIONS:
+        raise NcoError(f"--output {output}: .sol / .tour hold routing solutions; save a {inst.problem} solution "
+                       "as .json")
     if plot is not None:
-        from ncosolve.plotting import plot_points
+        from ncosolve.plotting import check_plottable
 
-        plot_points(inst)  # fail before solving, not after
+        check_plottable(inst, plot)  # fail before solving, not after
     with _stdout_to_stderr():
         result = ncosolve.solve(inst, method=method, time_limit=time_limit, seed=seed, **options)
     best = best_known(inst)
     doc = {"instance": inst.name, "problem": inst.problem, **result.to_dict(), "best_known": best,
-           "gap": lb.gap(result.cost, best)}
+           "gap": lb.gap(result.cost, best, _maximised(instance))}
     if as_json:
         typer.echo(json.dumps(doc))
     else:
-        typer.echo(f"{inst.name or instance}: {inst.problem}, {inst.n} nodes")
+        size, unit = instance_size(inst)
+        typer.echo(f"{inst.name or instance}: {inst.problem}, {size} {unit[:-1] if size == 1 else unit}")
         typer.echo(result.summary())
         if best is not None:
             typer.echo(f"best known {_fmt(best)}, gap {_fmt(doc['gap'], '.2f')} %")
@@ -190,6 +198,13 @@ def solve(
         typer.echo(f"wrote {plot}", err=True)
     if not result.feasible:
         raise typer.Exit(1)
+
+
+def _maximised(spec: str) -> bool:
+    """Whether the objective of ``BENCHMARK:NAME`` is maximised (a file's instance: minimised)."""
+    if Path(spec).exists() or ":" not in spec:
+        return False
+    return get_suite(spec.partition(":")[0]).maximise
 
 
 @app.command("methods")
@@ -215,15 +230,25 @@ def list_methods(
 
 @app.command()
 def benchmarks() -> None:
-    """List the benchmark suites: problem, number of instances, their sizes, and what the reference values are."""
-    table = _table("suite", "problem", "instances", "nodes", "references", "description", "reference kind")
+    """List the benchmark suites: problem, number of instances, their sizes, and what the reference values are.
+
+    A suite whose data is not installed (not shipped for licence reasons) is listed with what it needs.
+    """
+    table = _table("suite", "problem", "instances", "size", "references", "description", "reference kind")
+    for column in table.columns[-2:]:  # long texts: both wrap, sharing the width
+        column.no_wrap, column.ratio, column.min_width = False, 1, 20
     for s in suites():
-        instances = load_benchmark(s.name)
-        sizes = [getattr(i, "n", None) for i in instances]
-        sizes = [n for n in sizes if n is not None]
-        nodes = "-" if not sizes else f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+        problem = s.problem + (" (max)" if s.maximise else "")
+        try:
+            instances = load_benchmark(s.name)
+        except NcoError as exc:
+            table.add_row(s.name, problem, "-", "-", "-", s.description, f"not available: {exc}")
+            continue
+        sizes = [instance_size(i) for i in instances]
+        low, high = min(sizes, default=(0, "")), max(sizes, default=(0, ""))
+        size = "-" if not sizes else f"{low[0]}{'' if low == high else f'-{high[0]}'} {low[1]}"
         known = sum(best_known(i) is not None for i in instances)
-        table.add_row(s.name, s.problem, str(len(instances)), nodes, f"{known}/{len(instances)}", s.description,
+        table.add_row(s.name, problem, str(len(instances)), size, f"{known}/{len(instances)}", s.description,
                       s.reference)
     _out().print(table)
 
@@ -392,18 +417,32 @@ def load_solution_file(path: Path):
 def plot(
     instance: str = typer.Argument(..., metavar="FILE|BENCHMARK:NAME", help="The instance the solution is for."),
     solution: Path = typer.Option(..., "--solution", help="Solution: JSON from 'solve --output', or .sol / .tour."),
-    output: Path = typer.Option(..., "--output", "-o", help="Image to write (.png, .svg, .pdf)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Image to write (.png, .svg, .pdf)."),
+    gif: Optional[Path] = typer.Option(None, "--gif", help="Write an animated GIF of MAPF paths (e.g. paths.gif)."),
+    fps: int = typer.Option(4, "--fps", help="Frames (timesteps) per second of the --gif animation."),
     title: Optional[str] = typer.Option(None, "--title", help="Title (default: name and cost from evaluate())."),
 ) -> None:
-    """Draw a saved solution on its instance: the tour, or one coloured route per vehicle."""
-    from ncosolve.plotting import save_plot
+    """Draw a saved solution on its instance: the tour, one coloured route per vehicle, one coloured path per
+    MAPF agent (also animated, --gif), or a network design's equilibrium flows with the chosen links."""
+    from ncosolve.plotting import MAPF, check_plottable, save_animation, save_plot
 
+    if output is None and gif is None:
+        raise NcoError("give --output IMAGE and/or --gif ANIMATION")
+    if fps < 1:
+        raise NcoError(f"--fps must be at least 1, got {fps}")
     inst = load_instance(instance)
+    check_plottable(inst, output)
+    if gif is not None and inst.problem not in MAPF:
+        raise NcoError(f"--gif {gif}: animations are of MAPF paths; {inst.name or 'this instance'} is {inst.problem}")
     sol, name = load_solution_file(solution)
     if name is not None and inst.name is not None and name != inst.name:
         raise NcoError(f"{solution} is a solution of {name!r}, not of {inst.name!r}")
-    save_plot(inst, sol, output, title=title)
-    typer.echo(f"wrote {output}", err=True)
+    if output is not None:
+        save_plot(inst, sol, output, title=title)
+        typer.echo(f"wrote {output}", err=True)
+    if gif is not None:
+        frames = save_animation(inst, sol, gif, fps=fps, title=title)
+        typer.echo(f"wrote {gif} ({frames} frames)", err=True)
 
 
 def _fail(message: str) -> None:

@@ -5,6 +5,9 @@
 raises, returns no or an infeasible solution, or overruns its budget is recorded with ``feasible=False`` and
 the reason, never dropped, so a method cannot look better by failing.
 
+A row's ``maximise`` says which way its suite's objective goes (lifelong MAPF throughput is maximised): the
+gap is always positive for a result worse than the reference, and a win is the highest value there.
+
 Every job runs in a worker process (``workers`` of them at once), so a crash, a hang or a method's
 threads cannot touch the harness or the other jobs: a worker still busy ``kill_after(T)`` seconds after it
 got a job is killed with its whole process group and the job recorded as timed out. With a
@@ -30,7 +33,7 @@ from multiprocessing.connection import wait as wait_ready
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ncosolve.benchmarks import best_known, load_benchmark
+from ncosolve.benchmarks import best_known, load_benchmark, maximises
 from ncosolve.errors import NcoError, UnknownMethod
 from ncosolve.registry import Method, get_method, methods as registered_methods
 from ncosolve.solve import solve
@@ -38,7 +41,7 @@ from ncosolve.store import ResultStore, job_key
 import ncosolve.suites_generated  # noqa: F401  (registers the generated suites)
 
 ROW_KEYS = ("suite", "instance", "problem", "method", "time_limit", "seed", "cost", "best", "gap", "runtime_s",
-            "feasible", "timed_out", "reason")
+            "feasible", "timed_out", "reason", "maximise")
 SUMMARY_KEYS = ("method", "runs", "feasible_runs", "feasible_pct", "mean_cost", "mean_gap", "mean_runtime_s",
                 "timeouts", "wins")
 
@@ -53,11 +56,12 @@ def kill_after(time_limit: float) -> float:
     return 2.0 * allowed_runtime(time_limit) + 5.0
 
 
-def gap(cost: float | None, best: float | None) -> float | None:
-    """Gap in percent of ``cost`` over the reference ``best``; None when either is missing or not finite."""
+def gap(cost: float | None, best: float | None, maximise: bool = False) -> float | None:
+    """Gap in percent of ``cost`` to the reference ``best``, positive when worse: over it for a minimised
+    objective, under it for a maximised one (``maximise``); None when either is missing or not finite."""
     if cost is None or best is None or not math.isfinite(cost) or best == 0:
         return None
-    return 100.0 * (cost - best) / best
+    return 100.0 * ((best - cost) if maximise else (cost - best)) / abs(best)
 
 
 def select_methods(instances: list, names: Iterable[str] | None = None) -> list[Method]:
@@ -86,10 +90,11 @@ def _over_budget(runtime_s: float, time_limit: float) -> str:
 
 
 def new_row(suite: str, instance, method: str, time_limit: float, seed: int) -> dict:
-    """The row of a job before it runs: nothing found yet, reference value filled in."""
+    """The row of a job before it runs: nothing found yet, reference value and objective sense filled in."""
     return {"suite": suite, "instance": instance.name, "problem": instance.problem, "method": method,
             "time_limit": time_limit, "seed": seed, "cost": None, "best": best_known(instance), "gap": None,
-            "runtime_s": None, "feasible": False, "timed_out": False, "reason": "", "solution": None}
+            "runtime_s": None, "feasible": False, "timed_out": False, "reason": "", "maximise": maximises(suite),
+            "solution": None}
 
 
 def run_one(suite: str, instance, method: str, time_limit: float, seed: int) -> dict:
@@ -109,7 +114,7 @@ def run_one(suite: str, instance, method: str, time_limit: float, seed: int) -> 
     if not result.feasible:
         row["reason"] = result.info.get("infeasible_reason", "no feasible solution")
         return row
-    row["cost"], row["gap"] = result.cost, gap(result.cost, best_known(instance))
+    row["cost"], row["gap"] = result.cost, gap(result.cost, row["best"], row["maximise"])
     if row["timed_out"]:
         row["reason"] = _over_budget(result.runtime_s, time_limit)
         return row
@@ -341,17 +346,21 @@ def _mean(values: list[float]) -> float | None:
 def summarise(rows: list[dict]) -> list[dict]:
     """Per method: runs, feasible runs and %, mean cost and gap (feasible runs), mean time, timeouts, wins.
 
-    A win is an instance where the method's feasible cost is the lowest of all methods (ties all win). Mean
+    A win is an instance where the method's feasible cost is the best of all methods (ties all win): the
+    lowest, or the highest for rows whose ``maximise`` is set (rows stored without it are minimised). Mean
     cost and gap are over each method's own feasible runs (with a reference, for the gap), so compare them
     only beside ``feasible_pct``; failed runs' time counts in the mean time.
     """
     def contest(r: dict) -> tuple:  # the rows that compete for one win: same instance, budget and seed
         return r["suite"], r["instance"], r["time_limit"], r["seed"]
 
-    best_cost: dict[tuple, float] = {}
+    def score(r: dict) -> float:  # lower is better
+        return -r["cost"] if r.get("maximise") else r["cost"]
+
+    best_score: dict[tuple, float] = {}
     for r in rows:
         if r["feasible"]:
-            best_cost[contest(r)] = min(best_cost.get(contest(r), math.inf), r["cost"])
+            best_score[contest(r)] = min(best_score.get(contest(r), math.inf), score(r))
     out = []
     for name in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == name]
@@ -365,7 +374,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             "mean_gap": _mean([r["gap"] for r in ok if r["gap"] is not None]),
             "mean_runtime_s": _mean([r["runtime_s"] for r in mine]),
             "timeouts": sum(bool(r.get("timed_out")) for r in mine),
-            "wins": sum(r["cost"] <= best_cost[contest(r)] for r in ok),
+            "wins": sum(score(r) <= best_score[contest(r)] for r in ok),
         })
     return out
 

@@ -35,7 +35,7 @@ def boards(rows: list[dict]) -> list[dict]:
     for r in rows:
         grouped.setdefault((r["suite"], float(r["time_limit"])), []).append(r)
     return [{"suite": suite, "time_limit": t, "rows": mine, "seeds": sorted({r["seed"] for r in mine}),
-             "instances": len({r["instance"] for r in mine}),
+             "instances": len({r["instance"] for r in mine}), "maximise": any(r.get("maximise") for r in mine),
              "summary": sorted(summarise(mine), key=lambda s: s["method"])}
             for (suite, t), mine in grouped.items()]
 
@@ -48,10 +48,10 @@ def cell(value, spec: str = "{}") -> str:
 
 
 def board_title(board: dict) -> str:
-    """E.g. ``quick, 2 s per job, 8 instances, seed 0``."""
+    """E.g. ``quick, 2 s per job, 8 instances, seed 0`` (and ``higher is better`` for a maximised objective)."""
     seeds = ", ".join(map(str, board["seeds"]))
     return (f"{board['suite']}, {board['time_limit']:g} s per job, {board['instances']} instances, "
-            f"seed{'s' if len(board['seeds']) > 1 else ''} {seeds}")
+            f"seed{'s' if len(board['seeds']) > 1 else ''} {seeds}" + (", higher is better" if board["maximise"] else ""))
 
 
 def to_markdown(rows: list[dict]) -> str:
@@ -80,7 +80,7 @@ def write_summary_csv(rows: list[dict], path: str | os.PathLike) -> None:
 def write_report_json(rows: list[dict], path: str | os.PathLike, runs: list[dict] = ()) -> None:
     """The boards (summaries, no rows) with the run records and the environment writing the report."""
     doc = {"environment": environment(), "runs": list(runs),
-           "boards": [{k: b[k] for k in ("suite", "time_limit", "seeds", "instances", "summary")}
+           "boards": [{k: b[k] for k in ("suite", "time_limit", "seeds", "instances", "maximise", "summary")}
                       for b in boards(rows)]}
     Path(path).write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -105,7 +105,8 @@ def gap_time_plot(board: dict) -> str:
         ax.annotate(s["method"], (s["mean_runtime_s"], s[key]), textcoords="offset points", xytext=(5, 4),
                     fontsize="small")
     ax.set_xlabel("mean time per job (s)")
-    ax.set_ylabel("mean gap (%)" if use_gap else "mean cost (no references)")
+    ax.set_ylabel("mean gap (%, positive: worse than the reference)" if use_gap else
+                  f"mean {'value, higher' if board['maximise'] else 'cost, lower'} is better (no references)")
     ax.axvline(board["time_limit"], color="grey", ls="--", lw=0.8, label="budget")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
@@ -115,21 +116,22 @@ def gap_time_plot(board: dict) -> str:
 
 def sample_solutions(board: dict, per_problem: int = 2) -> list[tuple[str, str]]:
     """(caption, PNG data URI) pictures of stored solutions, per problem kind of the board, on its first
-    drawable instance: the best feasible solution, and the worst feasible one of another method."""
-    from ncosolve.plotting import plot_solution
+    drawable instance: the best feasible solution, and the worst feasible one of another method (best is the
+    highest value for a maximised objective). Tours, routes, MAPF paths and network flows are drawn."""
+    from ncosolve.plotting import can_plot, plot_solution
 
     try:
         instances = {inst.name: inst for inst in load_benchmark(board["suite"])}
-    except NcoError:  # a suite from a plugin not loaded now
+    except NcoError:  # a suite from a plugin not loaded now, or whose data is not installed here
         return []
     out, drawn = [], set()
     for name in dict.fromkeys(r["instance"] for r in board["rows"]):
         inst = instances.get(name)
-        if inst is None or inst.problem in drawn or inst.problem not in ("tsp", "cvrp", "cvrptw") \
-                or getattr(inst, "coords", None) is None:
+        if inst is None or inst.problem in drawn or not can_plot(inst):
             continue
         ok = sorted((r for r in board["rows"] if r["instance"] == name and r["feasible"]
-                     and r.get("solution") is not None), key=lambda r: r["cost"])
+                     and r.get("solution") is not None),
+                    key=lambda r: -r["cost"] if r.get("maximise") else r["cost"])
         if not ok:
             continue
         drawn.add(inst.problem)

@@ -276,3 +276,65 @@ def test_leaderboard_jobs_resume_and_report(tmp_path, plugin_dir, eil51):
     page = (site / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 1 + 2 and "test-tiny" in page  # plot, best and worst tours
     assert md.read_text().count("| test-crash | 2 | 0 |") == 1
+
+
+GIF_MAGIC = b"GIF89a"
+
+
+def test_mapf_solution_saved_by_solve_plots_as_png_and_gif(tmp_path):
+    from PIL import Image
+
+    inst = ncosolve.load_benchmark("mapf-movingai")[3]  # empty-16-16, 16 agents
+    out_json, png, gif = tmp_path / "paths.json", tmp_path / "paths.png", tmp_path / "paths.gif"
+    spec = f"mapf-movingai:{inst.name}"
+    proc = ncosolve_cli("solve", spec, "-m", "mapf-pibt", "-t", "2", "--output", str(out_json))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{inst.name}: mapf, 16 agents" in proc.stdout
+    doc = json.loads(out_json.read_text())
+    paths = np.asarray(doc["solution"])
+    assert paths.shape[:1] == (16,) and doc["cost"] == ncosolve.evaluate(inst, paths)
+    proc = ncosolve_cli("plot", spec, "--solution", str(out_json), "-o", str(png), "--gif", str(gif), "--fps", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == PNG_MAGIC and gif.read_bytes()[:6] == GIF_MAGIC
+    with Image.open(gif) as frames:
+        assert frames.n_frames == paths.shape[1]  # one frame per timestep
+    proc = ncosolve_cli("solve", spec, "-m", "mapf-pibt", "-t", "2", "--output", str(tmp_path / "p.sol"))
+    assert proc.returncode == 2 and "save a mapf solution as .json" in proc.stderr
+
+
+def test_network_design_solution_plots_its_flows(tmp_path):
+    out_json, png = tmp_path / "design.json", tmp_path / "flows.png"
+    out_json.write_text(json.dumps({"instance": "Braess-dndp", "solution": [1]}))
+    proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "-o", str(png))
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "--gif", str(tmp_path / "x.gif"))
+    assert proc.returncode == 2 and "animations are of MAPF paths" in proc.stderr
+    out_json.write_text(json.dumps({"instance": "Braess-dndp", "solution": [1, 0]}))
+    proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "-o", str(png))
+    assert proc.returncode == 2 and "expected a 0/1 vector of 1 entries" in proc.stderr
+
+
+def test_plot_paths_draws_one_line_per_agent_and_rejects_bad_shapes():
+    inst = ncosolve.load_benchmark("mapf-movingai")[4]  # maze-32-32-2, 8 agents
+    paths = ncosolve.solve(inst, method="mapf-pibt", time_limit=2).solution
+    ax = plot_solution(inst, paths)
+    assert len(ax.lines) == inst.num_agents and len(ax.images) == 1  # the grid, then a path per agent
+    for a, line in enumerate(ax.lines):
+        x, y = line.get_data()
+        assert np.allclose(np.round(x), paths[a, :, 1]) and np.allclose(np.round(y), paths[a, :, 0])
+    assert ax.get_title() == f"{inst.name}: sum of costs {ncosolve.evaluate(inst, paths):g}"
+    with pytest.raises(NcoError, match=r"expected an integer array \(8, T\+1, 2\)"):
+        plot_solution(inst, paths[:3])
+
+
+def test_plot_flows_scales_width_with_volume_and_marks_chosen_links():
+    from ncosolve.plotting import plot_flows
+
+    net = ncosolve.read_instance(data_dir() / "networks" / "Braess_net.tntp")
+    flows = np.array([4.0, 2.0, 2.0, 2.0, 4.0])
+    ax = plot_flows(net, flows, highlight=[3])
+    chosen, links = ax.collections[0], ax.collections[1]
+    assert len(chosen.get_segments()) == 1 and len(links.get_segments()) == net.num_links
+    widths = links.get_linewidths()
+    assert widths[0] == widths[4] > widths[1] == widths[2] == widths[3]

@@ -6,8 +6,10 @@ import csv
 import json
 import math
 import os
+import subprocess
 import time
 
+import numpy as np
 import pytest
 
 import ncosolve
@@ -220,3 +222,115 @@ def test_environment_records_versions_cpu_and_gpus():
     env = lb.environment()
     assert env["versions"]["ncosolve"] == ncosolve.__version__ and env["versions"]["numpy"]
     assert env["cpu_count"] >= 1 and env["processor"] and isinstance(env["gpus"], list)
+
+
+def _check_rows(rows: list[dict], suite: str, recheck: bool = True) -> None:
+    """Feasible rows' gaps have the suite's sign; with ``recheck``, each cost is what evaluate() says of the stored
+    solution (not for network design: JAX would start in this process, which later tests fork)."""
+    instances = {inst.name: inst for inst in ncosolve.load_benchmark(suite)}
+    for r in rows:
+        assert r["maximise"] == benchmarks.maximises(suite)
+        if not r["feasible"]:
+            assert r["reason"]
+            continue
+        if recheck:
+            cost = ncosolve.evaluate(instances[r["instance"]], np.asarray(r["solution"]))
+            assert r["cost"] == pytest.approx(cost, rel=1e-6)
+        if r["best"] is not None:
+            assert r["gap"] == pytest.approx(lb.gap(r["cost"], r["best"], r["maximise"]))
+
+
+def test_a_mapf_suite_runs_end_to_end_and_resumes(tmp_path):
+    store = ResultStore(tmp_path)
+    first = lb.run_leaderboard("mapf-movingai", ["mapf-pibt"], time_limit=0.5, store=store)
+    assert len(first) == len(ncosolve.load_benchmark("mapf-movingai"))
+    progress = []
+    rows = lb.run_leaderboard("mapf-movingai", ["mapf-pibt", "mapf-prioritized"], time_limit=0.5, store=store,
+                              on_row=lambda row, done, total: progress.append(row["method"]))
+    assert progress == ["mapf-prioritized"] * len(first)  # the stored pibt jobs are not run again
+    assert [r for r in rows if r["method"] == "mapf-pibt"] == first
+    assert len(store.rows("mapf-movingai")) == 2 * len(first)
+    assert sum(r["feasible"] for r in rows) >= len(first)  # PIBT solves these easily
+    _check_rows(rows, "mapf-movingai")
+    assert not benchmarks.maximises("mapf-movingai")
+
+
+NDP_PLUGIN = """
+import ncosolve
+
+
+@ncosolve.register("t-everything", ("ndp",), "every candidate: over the budget except on Braess")
+def everything(instance, time_limit, seed):
+    return [1] * instance.num_candidates, {}
+
+
+@ncosolve.register("t-nothing", ("ndp",), "no candidate")
+def nothing(instance, time_limit, seed):
+    return [0] * instance.num_candidates, {}
+"""
+
+
+def test_an_ndp_suite_runs_end_to_end_from_the_cli_and_resumes(tmp_path):
+    # run by the console script: the harness forks its workers, and a fork of a process where JAX (network design's
+    # equilibrium) already ran, as it may have in this test session, is not safe
+    (tmp_path / "ndp_toy_plugin.py").write_text(NDP_PLUGIN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    args = ["ncosolve", "--plugin", "ndp_toy_plugin", "leaderboard", "--suite", "ndp-synthetic", "--methods",
+            "t-everything,t-nothing", "-t", "5", "--jobs", "2", "--results", str(tmp_path / "lb")]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = ResultStore(tmp_path / "lb").rows("ndp-synthetic")
+    count = len(ncosolve.load_benchmark("ndp-synthetic"))
+    assert len(rows) == 2 * count
+    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and f"{2 * count} of {2 * count} jobs already in" in again.stderr
+    assert ResultStore(tmp_path / "lb").rows("ndp-synthetic") == rows
+    by = {(r["instance"], r["method"]): r for r in rows}
+    braess = by[("Braess-dndp", "t-everything")]  # its budget covers the one candidate: the paradox shows
+    assert braess["feasible"] and braess["cost"] == pytest.approx(552, rel=1e-6)
+    assert by[("Braess-dndp", "t-nothing")]["cost"] == pytest.approx(498, rel=1e-6)
+    over = [r for r in rows if r["method"] == "t-everything" and r["instance"] != "Braess-dndp"]
+    assert over and all(not r["feasible"] and "over the budget" in r["reason"] for r in over)
+    assert all(r["feasible"] for r in rows if r["method"] == "t-nothing")
+    _check_rows(rows, "ndp-synthetic", recheck=False)
+    summary = {s["method"]: s for s in lb.summarise(rows)}
+    assert summary["t-everything"]["feasible_runs"] == 1 and summary["t-nothing"]["wins"] == count
+
+
+def _wait(instance, time_limit, seed):
+    """Lifelong paths of agents that never move: no goal reached."""
+    return np.repeat(instance.starts[:, None], instance.horizon + 1, axis=1), {}
+
+
+def test_a_maximised_suite_gets_positive_gaps_below_the_reference_and_wins_for_the_highest(toy_methods, tmp_path):
+    toy_methods("t-wait", _wait, problems=("mapf-lifelong",))
+    assert benchmarks.maximises("mapf-lifelong") and benchmarks.get_suite("mapf-lifelong").maximise
+    rows = lb.run_leaderboard("mapf-lifelong", ["t-wait", "mapf-pibt"], time_limit=1)
+    _check_rows(rows, "mapf-lifelong")
+    waits = [r for r in rows if r["method"] == "t-wait"]
+    assert all(r["feasible"] and r["cost"] == 0 for r in waits)
+    for r in waits:
+        if r["best"] is not None:  # throughput 0 is 100 % below any positive reference
+            assert r["best"] > 0 and r["gap"] == pytest.approx(100.0)
+    summary = {s["method"]: s for s in lb.summarise(rows)}
+    pibt_positive = sum(r["feasible"] and r["cost"] > 0 for r in rows if r["method"] == "mapf-pibt")
+    assert pibt_positive >= 1 and summary["mapf-pibt"]["wins"] == pibt_positive
+    assert summary["t-wait"]["wins"] == len(waits) - pibt_positive
+
+
+def test_gap_and_wins_follow_the_objective_sense():
+    assert lb.gap(0.8, 1.0, maximise=True) == pytest.approx(20.0)  # 20 % below the reference: worse
+    assert lb.gap(1.1, 1.0, maximise=True) == pytest.approx(-10.0)  # above it: better than the reference
+    assert lb.gap(1.1, 1.0) == pytest.approx(10.0)
+    rows = [{**_row("i1", "a", 0.5, 50.0, 1.0), "maximise": True}, {**_row("i1", "b", 0.7, 30.0, 1.0), "maximise": True},
+            {**_row("i2", "a", 0.9, 10.0, 1.0), "maximise": True}, {**_row("i2", "b", 0.2, 80.0, 1.0), "maximise": True}]
+    summary = {s["method"]: s for s in lb.summarise(rows)}
+    assert summary["a"]["wins"] == 1 and summary["b"]["wins"] == 1
+    rows[1]["cost"] = 0.4
+    assert {s["method"]: s["wins"] for s in lb.summarise(rows)} == {"a": 2, "b": 0}
+
+
+def test_a_suite_whose_data_is_absent_is_refused_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv(benchmarks.DATA_ENV, str(tmp_path))
+    with pytest.raises(ncosolve.NcoError, match="dndp-siouxfalls: .*not found.*not ship"):
+        lb.plan("dndp-siouxfalls")

@@ -142,3 +142,38 @@ def test_page_loads_sorts_on_click_and_renders_images_in_chromium(results, tmp_p
         assert column(0) == sorted(column(0)) and headers[gap_col].get_attribute("aria-sort") is None
     finally:
         driver.quit()
+
+
+def _wait(instance, time_limit, seed):
+    """Lifelong paths of agents that never move (throughput 0)."""
+    import numpy as np
+
+    return np.repeat(instance.starts[:, None], instance.horizon + 1, axis=1), {}
+
+
+def test_page_draws_mapf_paths_and_network_flows_best_first_for_either_objective_sense(toy_methods, tmp_path):
+    import subprocess
+
+    toy_methods("r-wait", _wait, problems=("mapf-lifelong",))
+    store = ResultStore(tmp_path / "store")
+    lifelong = lb.run_leaderboard("mapf-lifelong", ["r-wait", "mapf-pibt"], time_limit=1, store=store)
+    braess = ncosolve.load_benchmark("ndp-synthetic")[0]
+    for method, design, cost in (("r-build", [1], 552.0), ("r-skip", [0], 498.0)):  # Braess: building costs time
+        store.append({**lb.new_row("ndp-synthetic", braess, method, 1.0, 0), "cost": cost, "feasible": True,
+                      "solution": design, "runtime_s": 0.1})
+    out = tmp_path / "site"
+    # drawing flows solves an equilibrium (JAX): done by the console script, not in this forking test process
+    proc = subprocess.run(["ncosolve", "leaderboard", "report", str(tmp_path / "store"), "--html", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    page = (out / "index.html").read_text()
+    images = re.findall(r'<img class="(\w+)" alt="([^"]*)" src="data:image/png;base64,([^"]+)"', page)
+    captions = [alt for kind, alt, _ in images if kind == "solution"]
+    best = max((r for r in lifelong if r["feasible"]), key=lambda r: r["cost"])
+    assert captions[0].startswith(f"{best['instance']}: {best['method']}, cost {best['cost']:.6g}")
+    assert best["method"] == "mapf-pibt" and captions[1].startswith(f"{best['instance']}: r-wait, cost 0")
+    assert captions[2:] == ["Braess-dndp: r-skip, cost 498", "Braess-dndp: r-build, cost 552"]  # lowest first
+    assert [kind for kind, _, _ in images].count("plot") == 2
+    assert page.count("higher is better") == 1  # the lifelong board's title only
+    for _, _, data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"

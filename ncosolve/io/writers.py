@@ -58,9 +58,16 @@ def _intify(a: np.ndarray) -> np.ndarray:
     return a.astype(np.int64) if np.all(a == np.round(a)) else a
 
 
+FILE_SOLUTIONS = ("tsp", "cvrp", "cvrptw")  # problems whose solutions have a file format (others: JSON)
+
+
 def write_solution(path: str | os.PathLike, solution, cost: float | None = None) -> None:
-    """Write a TSP tour as a TSPLIB ``.tour`` or VRP routes as a VRPLIB ``.sol`` (1-based / VRPLIB ids)."""
+    """Write a TSP tour as a TSPLIB ``.tour`` or VRP routes as a VRPLIB ``.sol`` (1-based / VRPLIB ids).
+
+    MAPF paths and network designs have no such format: save them as JSON (``Result.save``)."""
     path = Path(path)
+    if len(solution) and np.ndim(solution[0]) == 2:
+        raise NcoError(f"write_solution {path.name}: MAPF paths have no .tour / .sol format; save them as JSON")
     if len(solution) and np.ndim(solution[0]) == 0:
         lines = [f"NAME : {path.stem}", "TYPE : TOUR", f"DIMENSION : {len(solution)}"]
         if cost is not None:
