@@ -10,7 +10,9 @@ pipelines. Available heatmaps:
 - ``knn-prior``: parameter-free; heat of edge (i, r-th nearest of i) = empirical probability that an
   optimal tour's edge at a city goes to its r-th nearest neighbour, fitted once on LKH tours of
   generated instances (``scripts/fit_knn_prior.py``) and shipped as ``data/knn_prior.json``.
-- ``zero``: all zeros (the search then relies on its exploration term alone), a control.
+- ``gnn``: a learned anisotropic edge-gated GNN on the k-NN graph (``ncosolve.policies.tsp_gnn``, shipped
+  checkpoint), row softmax of its edge logits; torch is imported only when it is asked for.
+- ``zero`` (alias ``all-zero``): all zeros (the search then relies on its exploration term alone), a control.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ncosolve.errors import NcoError
 from ncosolve.search.candidates import reverse_slots
 
 KNN_PRIOR_FILE = "knn_prior.json"
+HEATMAPS = ("softdist", "knn-prior", "gnn", "zero", "all-zero")
 
 
 def softdist(nbr_len: np.ndarray, tau: float) -> np.ndarray:
@@ -66,15 +69,25 @@ def zero(nbr_len: np.ndarray) -> np.ndarray:
     return np.zeros_like(nbr_len)
 
 
-def make_heatmap(name: str, nbr_len: np.ndarray, tau: float) -> np.ndarray:
-    """The (n, k) heatmap ``name`` ("softdist", "knn-prior" or "zero") on the nearest-neighbour lists."""
+def make_heatmap(name: str, nbr_len: np.ndarray, tau: float, instance=None,
+                 nbr: np.ndarray | None = None) -> np.ndarray:
+    """The (n, k) heatmap ``name`` on the nearest-neighbour lists ``nbr`` (lengths ``nbr_len``).
+
+    ``name`` is "softdist", "knn-prior", "gnn" (needs ``instance`` and ``nbr``) or "zero" / "all-zero".
+    """
     if name == "softdist":
         return softdist(nbr_len, tau)
     if name == "knn-prior":
         return knn_prior(nbr_len)
-    if name == "zero":
+    if name in ("zero", "all-zero"):
         return zero(nbr_len)
-    raise NcoError(f"unknown heatmap {name!r}; known: softdist, knn-prior, zero")
+    if name == "gnn":
+        if instance is None or nbr is None:
+            raise NcoError("heatmap 'gnn' needs the instance and its neighbour lists")
+        from ncosolve.policies.tsp_gnn import gnn_heatmap
+
+        return gnn_heatmap(instance, nbr, nbr_len)
+    raise NcoError(f"unknown heatmap {name!r}; known: {', '.join(HEATMAPS)}")
 
 
 def symmetrize(heat: np.ndarray, nbr: np.ndarray) -> np.ndarray:

@@ -205,7 +205,8 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
     Parameters
     ----------
     instance : a symmetric ``TSPInstance``.
-    heatmap : "softdist", "knn-prior" or "zero" (ignored when ``heat`` is given).
+    heatmap : "softdist", "knn-prior", "gnn" or "zero" / "all-zero" (ignored when ``heat`` is given); computing it
+        counts inside ``time_limit``.
     time_limit : wall-clock seconds for everything, setup included.
     seed : seeds every random choice; with ``max_actions`` (and time to spare) the run is reproducible.
     params : search parameters; None picks ``default_params(n)``.
@@ -226,7 +227,7 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
     pts, mat, mode = kernel_metric(instance)
     nbr, nbr_len = nearest_neighbours(instance, params.neighbours)
     if heat is None:
-        heat = make_heatmap(heatmap, nbr_len, params.tau)
+        heat = make_heatmap(heatmap, nbr_len, params.tau, instance, nbr)
     elif heat.shape != nbr.shape:
         raise NcoError(f"mcts: heat must have shape {nbr.shape} (the nearest-neighbour lists), got {heat.shape}")
     cand, cand_heat = select_candidates(symmetrize(heat, nbr), nbr, params.candidates, params.candidate_rule)

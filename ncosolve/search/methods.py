@@ -1,4 +1,5 @@
-"""The registered ``solve()`` methods of the search: ``mcts`` (softdist heatmap) and ``mcts-knn`` (knn-prior)."""
+"""The registered ``solve()`` methods of the search: ``mcts`` (softdist heatmap, or any by ``heatmap=``),
+``mcts-knn`` (knn-prior) and ``mcts-gnn`` (the shipped GNN heatmap)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,17 @@ def _run(instance, heatmap: str, time_limit: float, seed: int, max_actions: int 
     return np.asarray(result.tour, dtype=np.int64), info
 
 
-@register("mcts", ("tsp",), "heatmap-guided MCTS over k-opt moves, softdist heatmap (numba, sparse; symmetric TSP)",
+@register("mcts", ("tsp",), "heatmap-guided MCTS over k-opt moves, softdist heatmap by default (heatmap=; numba, "
+          "sparse; symmetric TSP)",
           default_time_limit=10.0, strength=0)
-def mcts_softdist(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
-                  restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
-                  candidate_rule: str | None = None, neighbours: int | None = None, tau: float | None = None,
-                  restart: str | None = None, kick_window: int | None = None, max_actions: int | None = None):
-    """MCTS guided by the softdist heatmap; see ``ncosolve.search.mcts`` (options override size defaults)."""
-    return _run(instance, "softdist", time_limit, seed, max_actions, alpha=alpha, beta=beta,
+def mcts_softdist(instance, time_limit: float, seed: int = 0, heatmap: str = "softdist", alpha: float | None = None,
+                  beta: float | None = None, restart_factor: float | None = None, max_depth: int | None = None,
+                  candidates: int | None = None, candidate_rule: str | None = None, neighbours: int | None = None,
+                  tau: float | None = None, restart: str | None = None, kick_window: int | None = None,
+                  max_actions: int | None = None):
+    """MCTS guided by the softdist heatmap, or ``heatmap`` ("knn-prior", "gnn", "all-zero"); see
+    ``ncosolve.search.mcts`` (options override size defaults)."""
+    return _run(instance, heatmap, time_limit, seed, max_actions, alpha=alpha, beta=beta,
                 restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
                 candidate_rule=candidate_rule, neighbours=neighbours, tau=tau, restart=restart,
                 kick_window=kick_window)
@@ -43,5 +47,18 @@ def mcts_knn(instance, time_limit: float, seed: int = 0, alpha: float | None = N
              kick_window: int | None = None, max_actions: int | None = None):
     """MCTS guided by the shipped knn-prior heatmap; see ``ncosolve.search.mcts``."""
     return _run(instance, "knn-prior", time_limit, seed, max_actions, alpha=alpha, beta=beta,
+                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
+                candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)
+
+
+@register("mcts-gnn", ("tsp",), "heatmap-guided MCTS over k-opt moves, learned edge-gated GNN heatmap on the k-NN "
+          "graph (torch inference inside the budget; numba, sparse; symmetric TSP)", default_time_limit=10.0,
+          strength=0)
+def mcts_gnn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
+             restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
+             candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,
+             kick_window: int | None = None, max_actions: int | None = None):
+    """MCTS guided by the shipped GNN heatmap (``ncosolve.policies.tsp_gnn``); see ``ncosolve.search.mcts``."""
+    return _run(instance, "gnn", time_limit, seed, max_actions, alpha=alpha, beta=beta,
                 restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
                 candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)

@@ -8,19 +8,22 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 
-def warm_up() -> None:
-    """Load (or, the first time ever, compile) every search kernel, so that later budgets are search time."""
+def warm_up(gnn: bool = False) -> None:
+    """Load (or, the first time ever, compile) every search kernel, so that later budgets are search time.
+
+    ``gnn`` also imports torch and loads the shipped GNN heatmap model (``mcts-gnn``).
+    """
     from ncosolve.problems import TSPInstance
     from ncosolve.search.mcts import mcts_search
 
     coords = np.random.RandomState(0).uniform(size=(30, 2))
-    for heatmap in ("softdist", "knn-prior"):  # each heatmap has kernels of its own
+    for heatmap in ("softdist", "knn-prior") + (("gnn",) if gnn else ()):  # each heatmap has kernels of its own
         mcts_search(TSPInstance(coords=coords), heatmap=heatmap, time_limit=60.0, seed=0, max_actions=200)
 
 
-def _init_worker(method: str) -> None:
+def _init_worker(method: str, heatmap: str | None = None) -> None:
     if method.startswith("mcts"):
-        warm_up()
+        warm_up(gnn=method == "mcts-gnn" or heatmap == "gnn")
 
 
 def _solve_one(job):
@@ -40,9 +43,9 @@ def solve_many(instances, method: str = "mcts", time_limit: float | None = None,
     """
     jobs = [(inst, method, time_limit, seed, options) for inst in instances]
     if processes is None or processes <= 1:
-        _init_worker(method)
+        _init_worker(method, options.get("heatmap"))
         return [_solve_one(job) for job in jobs]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_init_worker,
-                             initargs=(method,)) as pool:
+                             initargs=(method, options.get("heatmap"))) as pool:
         return list(pool.map(_solve_one, jobs))

@@ -1,0 +1,217 @@
+"""Anisotropic edge-gated GNN heatmap for the large-TSP search (``mcts-gnn``), on the sparse k-NN graph.
+
+The model follows the gated graph ConvNet of Joshi et al. (2019) as used by DIMES (Qiu et al. 2022):
+node and edge embeddings, per-edge sigmoid gates that weight the messages a city receives from its
+neighbours, layer norm and residual connections. It never builds an n x n structure: the graph is
+each city's k nearest neighbours (``ncosolve.search.candidates.nearest_neighbours``), held as (n, k)
+tensors, so memory is O(n k h) for hidden size h. Its output is one logit per (city, r-th nearest)
+edge; a row softmax turns it into the (n, k) heatmap ``ncosolve.search.mcts`` consumes, aligned with
+the same neighbour lists.
+
+Features are translation and scale invariant (lengths divided by the instance's mean nearest-neighbour
+distance), so a model trained on 100-500-city instances applies to 10,000 cities. Training
+(``scripts/train_tsp_gnn.py``): cross-entropy between each row's softmax and the tour edges of
+near-optimal (LKH-3) tours. Checkpoints hold ``state_dict`` + JSON config + ncosolve version, loaded
+with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import ncosolve.errors
+from ncosolve.policies.checkpoint import CheckpointError
+
+FORMAT = "ncosolve-tsp-gnn/1"
+SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "tsp_gnn" / "tsp_gnn.pt"
+NODE_FEATURES = 2
+EDGE_FEATURES = 5
+# Coordinates the edge features may read directly (others, e.g. GEO or explicit matrices, give 0 offsets).
+PLANAR = ("EXACT_2D", "EUC_2D", "CEIL_2D", "ATT", "TRUNC1_2D")
+
+
+@dataclass(frozen=True)
+class GNNConfig:
+    """Architecture; stored in the checkpoint.
+
+    hidden : width of node and edge embeddings.
+    layers : gated message-passing layers.
+    neighbours : k of the k-NN graph it was trained on (inference may use another k).
+    """
+
+    hidden: int = 32
+    layers: int = 6
+    neighbours: int = 10
+
+
+class GatedLayer(nn.Module):
+    """One anisotropic edge-gated layer: edges e_ij <- A h_i + B h_j + C e_ij, nodes gather sigma(e_ij) * V h_j."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.node_self, self.node_msg = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.edge_src, self.edge_dst, self.edge_self = (nn.Linear(hidden, hidden), nn.Linear(hidden, hidden),
+                                                        nn.Linear(hidden, hidden))
+        self.node_norm, self.edge_norm = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+
+    def forward(self, h: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (B, n, H), e (B, n, k, H), nbr (B, n, k) -> updated (h, e)."""
+        h_nbr = _gather_rows(h, nbr)  # (B, n, k, H): embedding of each edge's far end
+        e_new = self.edge_src(h).unsqueeze(2) + self.edge_dst(h_nbr) + self.edge_self(e)
+        gate = torch.sigmoid(e_new)
+        msg = (gate * self.node_msg(h_nbr)).sum(2) / (gate.sum(2) + 1e-6)
+        h = h + torch.relu(self.node_norm(self.node_self(h) + msg))
+        e = e + torch.relu(self.edge_norm(e_new))
+        return h, e
+
+
+class TSPGNN(nn.Module):
+    """Edge-gated GNN: (node features, edge features, neighbour lists) -> one logit per k-NN edge."""
+
+    def __init__(self, cfg: GNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.node_in = nn.Linear(NODE_FEATURES, cfg.hidden)
+        self.edge_in = nn.Linear(EDGE_FEATURES, cfg.hidden)
+        self.layers = nn.ModuleList(GatedLayer(cfg.hidden) for _ in range(cfg.layers))
+        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
+
+    def forward(self, node_x: torch.Tensor, edge_x: torch.Tensor, nbr: torch.Tensor) -> torch.Tensor:
+        """node_x (B, n, 2), edge_x (B, n, k, 5), nbr (B, n, k) int64 -> logits (B, n, k)."""
+        h, e = self.node_in(node_x), self.edge_in(edge_x)
+        for layer in self.layers:
+            h, e = layer(h, e, nbr)
+        return self.head(e).squeeze(-1)
+
+
+def _gather_rows(h: torch.Tensor, nbr: torch.Tensor) -> torch.Tensor:
+    """h[b, nbr[b, i, r]] for every (b, i, r): (B, n, H) x (B, n, k) -> (B, n, k, H)."""
+    b, n, k = nbr.shape
+    flat = torch.gather(h, 1, nbr.reshape(b, n * k, 1).expand(-1, -1, h.shape[-1]))
+    return flat.reshape(b, n, k, h.shape[-1])
+
+
+def graph_features(coords: np.ndarray | None, nbr: np.ndarray, nbr_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale-free features of one k-NN graph: node (n, 2) and edge (n, k, 5) float32 arrays.
+
+    Node: nearest and mean k-nearest length. Edge: length, x and y offsets (0 without planar
+    coordinates), rank / k, and whether the edge is mutual (i is also among j's k nearest). Lengths
+    are divided by the mean nearest-neighbour length.
+    """
+    from ncosolve.search.candidates import reverse_slots
+
+    n, k = nbr.shape
+    positive = nbr_len[:, 0][nbr_len[:, 0] > 0]
+    scale = float(np.mean(positive)) if len(positive) else 1.0
+    length = nbr_len / scale
+    node = np.stack([length[:, 0], length.mean(axis=1)], axis=1)
+    offset = (coords[nbr] - coords[:, None, :]) / scale if coords is not None else np.zeros((n, k, 2))
+    rank = np.broadcast_to(np.arange(k) / k, (n, k))
+    mutual = (reverse_slots(nbr) >= 0).astype(np.float64)
+    edge = np.concatenate([length[..., None], offset, rank[..., None], mutual[..., None]], axis=2)
+    return node.astype(np.float32), edge.astype(np.float32)
+
+
+def planar_coords(instance) -> np.ndarray | None:
+    """The instance's coordinates when its lengths are planar, else None (the edge offsets are then 0)."""
+    if instance.coords is None or instance.edge_weight_type not in PLANAR:
+        return None
+    return np.asarray(instance.coords, dtype=np.float64)
+
+
+def heat_logits(model: TSPGNN, coords: np.ndarray | None, nbr: np.ndarray, nbr_len: np.ndarray) -> torch.Tensor:
+    """The model's (n, k) logits on one instance's k-NN graph (no gradient)."""
+    node, edge = graph_features(coords, nbr, nbr_len)
+    with torch.no_grad():
+        return model(torch.from_numpy(node)[None], torch.from_numpy(edge)[None],
+                     torch.from_numpy(np.array(nbr, dtype=np.int64))[None])[0]
+
+
+def gnn_heatmap(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=None) -> np.ndarray:
+    """The (n, k) heatmap on ``instance``'s neighbour lists: row softmax of the GNN's logits, float64.
+
+    ``checkpoint`` None uses the shipped model. Runs torch on one thread (restoring the caller's setting).
+    """
+    model = load_shipped() if checkpoint is None else load_gnn(checkpoint)[0]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        logits = heat_logits(model, planar_coords(instance), nbr, nbr_len)
+    finally:
+        torch.set_num_threads(before)
+    return np.ascontiguousarray(torch.softmax(logits.double(), dim=1).numpy())
+
+
+def tour_edge_targets(tour: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """(n, k) 0/1: whether edge (i, nbr[i, r]) is in ``tour`` (a permutation, closed)."""
+    n = len(tour)
+    succ, pred = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    succ[tour] = np.roll(tour, -1)
+    pred[tour] = np.roll(tour, 1)
+    return ((nbr == succ[:, None]) | (nbr == pred[:, None])).astype(np.float32)
+
+
+def supervised_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over cities with a tour edge in their lists of -sum_r y_r log softmax(logits)_r / sum_r y_r."""
+    logp = torch.log_softmax(logits, dim=-1)
+    count = targets.sum(-1)
+    rows = count > 0
+    return (-(targets * logp).sum(-1)[rows] / count[rows]).mean()
+
+
+def save_gnn(model: TSPGNN, path, training: dict | None = None) -> Path:
+    """Write ``model`` to ``path`` with its config, the ncosolve version and ``training`` (budget) as JSON."""
+    meta = {"format": FORMAT, "ncosolve_version": ncosolve.__version__, "config": asdict(model.cfg),
+            "training": training or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_gnn(path) -> tuple[TSPGNN, dict]:
+    """The model stored at ``path`` (eval mode) and its meta; CheckpointError for a missing, corrupt,
+    unsafe or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
+                              f"({str(exc).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
+    try:
+        meta = json.loads(payload["meta"])
+        state = payload["state_dict"]
+    except (TypeError, KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no readable meta/state_dict)") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r} "
+                              "(a TSP GNN heatmap checkpoint)")
+    try:
+        model = TSPGNN(GNNConfig(**meta["config"]))
+        model.load_state_dict(state)
+    except (TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
+    return model.eval(), meta
+
+
+@lru_cache(maxsize=1)
+def load_shipped() -> TSPGNN:
+    """The shipped model (loaded once per process)."""
+    return load_gnn(SHIPPED)[0]
