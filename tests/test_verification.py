@@ -129,31 +129,34 @@ def _adversarial():
     return out
 
 
-_BUGS = {
-    ("cvrp-1e9", "pyvrp"): "pyvrp: no solution (Result infeasible) at coordinates ~1e9 instead of a solution or NcoError",
-}
-ADVERSARIAL = [pytest.param(label, inst, exact, m.name, id=f"{label}-{m.name}",
-                            marks=[pytest.mark.xfail(strict=True, reason=_BUGS[label, m.name])]
-                            if (label, m.name) in _BUGS else [])
+ADVERSARIAL = [pytest.param(label, inst, exact, m.name, id=f"{label}-{m.name}")
                for label, inst, exact in _adversarial() for m in ncosolve.methods(inst.problem, available_only=True)]
 
 
+def _brute_force_vrp(inst) -> float:
+    """Optimal cost of a tiny (C)VRP(TW): every solution is some customer order cut into consecutive routes."""
+    customers = list(range(1, inst.n))
+    best = np.inf
+    for order in itertools.permutations(customers):
+        for cuts in itertools.product((False, True), repeat=max(len(order) - 1, 0)):
+            routes, route = [], [order[0]]
+            for customer, cut in zip(order[1:], cuts):
+                if cut:
+                    routes.append(route)
+                    route = []
+                route.append(customer)
+            try:
+                best = min(best, ncosolve.evaluate(inst, [*routes, route]))
+            except ncosolve.InfeasibleSolution:
+                continue
+    return best
+
+
 def _optimum(inst) -> float:
-    """Brute-force optimum of a tiny routing instance (TSP tours; VRPs only where one route per customer is forced
-    or every customer fits one route of at most 5 customers)."""
+    """Brute-force optimum of a tiny routing instance."""
     if inst.problem == "tsp":
         return _brute_force_tsp(inst) if inst.n > 1 else 0.0
-    customers = list(range(1, inst.n))
-    candidates = [[[c] for c in customers]]
-    if inst.demands.sum() <= inst.capacity or np.all(inst.demands[1:] == inst.capacity):
-        candidates += [[list(p)] for p in itertools.permutations(customers)]
-    costs = []
-    for sol in candidates:
-        try:
-            costs.append(ncosolve.evaluate(inst, sol))
-        except ncosolve.InfeasibleSolution:
-            continue
-    return min(costs)
+    return _brute_force_vrp(inst)
 
 
 @pytest.mark.parametrize(("label", "inst", "exact", "method"), ADVERSARIAL)
@@ -164,3 +167,31 @@ def test_adversarial_instance_solved_or_refused(label, inst, exact, method):
         return  # refused clearly
     if result is not None and exact:
         assert result.cost == pytest.approx(_optimum(inst), rel=1e-9, abs=1e-9)
+
+
+@FEW
+@given(customers=st.integers(2, 5), seed=st.integers(0, 10_000))
+def test_vrp_solvers_match_brute_force_on_tiny_cvrp(customers, seed):
+    rng = np.random.default_rng(seed)
+    demands = [0, *rng.integers(1, 6, size=customers)]
+    inst = ncosolve.CVRPInstance(coords=rng.integers(0, 100, size=(customers + 1, 2)).astype(float), demands=demands,
+                                 capacity=8, edge_weight_type="EUC_2D")
+    best = _brute_force_vrp(inst)
+    for method in ("ortools", "pyvrp"):
+        result = _solve_checked(inst, method)
+        if result is not None:
+            assert result.cost == best, method
+
+
+def test_pyvrp_at_coordinates_1e9_is_within_its_scaling_bound():
+    """Regression: exact integer distances of ~1e9 dwarfed PyVRP's capped load penalty (1e5 per unit), so it
+    returned no feasible solution; now distances are scaled to 1e5 units, costing at most 0.5 unit per arc."""
+    pytest.importorskip("pyvrp")
+    rng = np.random.default_rng(3)
+    inst = ncosolve.CVRPInstance(coords=rng.uniform(0, 1, (6, 2)) * 1e9, demands=[0, 1, 2, 3, 4, 5], capacity=8,
+                                 edge_weight_type="EUC_2D")
+    result = _solve_checked(inst, "pyvrp")
+    scale = result.info["scale"]
+    assert not result.info["exact_scaling"] and scale * inst.distance_matrix().max() <= 1e5 + 1
+    arcs = 2 * (inst.n - 1)
+    assert result.cost <= _brute_force_vrp(inst) + arcs / scale
