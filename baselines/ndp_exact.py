@@ -14,12 +14,18 @@ MAX_CANDIDATES = 16  # 65,536 designs
 
 
 class DesignScorer:
-    """Scores designs at UE under a deadline, in chunks, learning the time per design to stop before it."""
+    """Scores designs at UE under a deadline, in chunks, learning the time per design to stop before it.
+
+    The estimate is the last chunk's time per design. Before the deadline the first two chunks always run
+    (the first one usually includes JAX compilation for a new network, which would otherwise stop the search
+    at once), and the very first chunk runs even past it, so there is always a scored design.
+    """
 
     def __init__(self, instance, deadline: float, chunk: int = 8, tol: float | None = None):
         self.instance, self.deadline, self.chunk, self.tol = instance, deadline, chunk, tol
         self.per_design = 0.0
         self.count = 0
+        self.chunks = 0
         self.cache: dict[bytes, float] = {}
 
     def time_left(self) -> float:
@@ -33,12 +39,14 @@ class DesignScorer:
         todo = np.flatnonzero(np.isnan(out))
         for start in range(0, len(todo), self.chunk):
             rows = todo[start:start + self.chunk]
-            if self.count and self.per_design * len(rows) > self.time_left():
+            left = self.time_left()
+            if self.count and (left <= 0 or (self.chunks >= 2 and self.per_design * len(rows) > left)):
                 break
             tick = time.perf_counter()
             out[rows] = evaluate_designs(self.instance, designs[rows], tol=self.tol)
             self.count += len(rows)
-            self.per_design = max(self.per_design, (time.perf_counter() - tick) / len(rows))
+            self.chunks += 1
+            self.per_design = (time.perf_counter() - tick) / len(rows)
             for r in rows:
                 self.cache[designs[r].tobytes()] = out[r]
         return out
