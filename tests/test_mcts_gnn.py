@@ -20,7 +20,7 @@ from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.tsp_gnn import (
     SHIPPED, GNNConfig, TSPGNN, gnn_heatmap, graph_features, load_gnn, save_gnn, supervised_loss, tour_edge_targets,
 )
-from ncosolve.search import MCTSParams, mcts_search, warm_up
+from ncosolve.search import MCTSParams, mcts_search, solve_many, warm_up
 from ncosolve.search.candidates import nearest_neighbours, reverse_slots
 from ncosolve.search.heatmaps import make_heatmap, symmetrize
 
@@ -136,6 +136,15 @@ def test_mcts_gnn_is_deterministic_for_a_seed_and_matches_heatmap_option():
     assert not np.array_equal(runs[0].solution, runs[2].solution)
     via_option = ncosolve.solve(inst, method="mcts", heatmap="gnn", time_limit=60.0, seed=3, max_actions=5000)
     np.testing.assert_array_equal(via_option.solution, runs[0].solution)
+
+
+def test_solve_many_with_the_gnn_heatmap_matches_single_solves():
+    instances = [tsplib("pcb442"), tsplib("d493")]
+    many = solve_many(instances, method="mcts", heatmap="gnn", time_limit=60.0, seed=2, max_actions=1000)
+    for inst, result in zip(instances, many):
+        single = ncosolve.solve(inst, method="mcts-gnn", time_limit=60.0, seed=2, max_actions=1000)
+        assert result.feasible and result.info["heatmap"] == "gnn"
+        np.testing.assert_array_equal(result.solution, single.solution)
 
 
 def test_all_zero_heatmap_option_runs_the_same_search():
