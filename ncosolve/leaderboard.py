@@ -267,6 +267,7 @@ def run_jobs(suite: str, jobs: list[tuple], time_limit: float, seed: int = 0,
                     try:
                         row = w.conn.recv()
                     except (EOFError, OSError):
+                        w.proc.join(2)  # its pipe can close before it is reaped: wait for the exit code
                         row = _lost_row(w.job, elapsed, f"worker died (exit code {w.proc.exitcode})",
                                         elapsed > allowed_runtime(time_limit))
                         w.kill()

@@ -305,7 +305,9 @@ def plot_flows(network, flows, capacity=None, is_open=None, highlight=(), ax: Ax
     ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, label="volume / capacity", shrink=0.8)
     handles = [Line2D([], [], color="0.3", lw=3, label="width: volume")]
     if mark.any():
-        handles.append(Line2D([], [], color="tab:blue", lw=6, alpha=0.45, label=f"chosen: {int(mark.sum())} link{'s' if mark.sum() != 1 else ''}"))
+        chosen = int(mark.sum())
+        handles.append(Line2D([], [], color="tab:blue", lw=6, alpha=0.45,
+                              label=f"chosen: {chosen} link{'s' if chosen != 1 else ''}"))
     if closed.any():
         handles.append(Line2D([], [], color="0.6", lw=1, ls="--", label="not built"))
     ax.legend(handles=handles, loc="best", fontsize="small")

@@ -51,7 +51,8 @@ def board_title(board: dict) -> str:
     """E.g. ``quick, 2 s per job, 8 instances, seed 0`` (and ``higher is better`` for a maximised objective)."""
     seeds = ", ".join(map(str, board["seeds"]))
     return (f"{board['suite']}, {board['time_limit']:g} s per job, {board['instances']} instances, "
-            f"seed{'s' if len(board['seeds']) > 1 else ''} {seeds}" + (", higher is better" if board["maximise"] else ""))
+            f"seed{'s' if len(board['seeds']) > 1 else ''} {seeds}"
+            + (", higher is better" if board["maximise"] else ""))
 
 
 def to_markdown(rows: list[dict]) -> str:

@@ -75,7 +75,8 @@ def _mapf_lifelong() -> tuple:
 
     out = []
     for file, agents, horizon in MAPF_LIFELONG:
-        inst = generate_mapf_lifelong(agents=agents, horizon=horizon, seed=0, grid=read_map(data_dir() / "movingai" / file))
+        grid = read_map(data_dir() / "movingai" / file)
+        inst = generate_mapf_lifelong(agents=agents, horizon=horizon, seed=0, grid=grid)
         out.append(replace(inst, name=f"{file[:-4]}-lifelong-a{agents}-h{horizon}"))
     return tuple(out)
 

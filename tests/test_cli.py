@@ -308,7 +308,8 @@ def test_network_design_solution_plots_its_flows(tmp_path):
     proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "-o", str(png))
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == PNG_MAGIC
-    proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "--gif", str(tmp_path / "x.gif"))
+    proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json),
+                        "--gif", str(tmp_path / "x.gif"))
     assert proc.returncode == 2 and "animations are of MAPF paths" in proc.stderr
     out_json.write_text(json.dumps({"instance": "Braess-dndp", "solution": [1, 0]}))
     proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "-o", str(png))
@@ -338,3 +339,20 @@ def test_plot_flows_scales_width_with_volume_and_marks_chosen_links():
     assert len(chosen.get_segments()) == 1 and len(links.get_segments()) == net.num_links
     widths = links.get_linewidths()
     assert widths[0] == widths[4] > widths[1] == widths[2] == widths[3]
+
+
+def test_benchmarks_lists_mapf_and_network_suites_and_what_a_missing_one_needs(tmp_path):
+    env = {**os.environ, "NCOSOLVE_DATA": str(tmp_path), "COLUMNS": "400"}
+    proc = subprocess.run(["ncosolve", "benchmarks"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = {li.split()[1]: li for li in proc.stdout.splitlines() if li.startswith("│ ")}
+    assert " 7 " in lines["mapf-movingai"] and " 8-30 agents " in lines["mapf-movingai"]
+    assert " 7/7 " in lines["mapf-movingai"] or "build_references.py" in lines["mapf-movingai"]
+    assert "mapf-lifelong (max)" in lines["mapf-lifelong"] and " 12-16 agents " in lines["mapf-lifelong"]
+    assert " 1-24 candidates " in lines["ndp-synthetic"] and " 5/5 " in lines["ndp-synthetic"]
+    assert "not available: dndp-siouxfalls:" in lines["dndp-siouxfalls"]
+    proc = subprocess.run(["ncosolve", "leaderboard", "--suite", "dndp-siouxfalls"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith("error: dndp-siouxfalls: ") and "does not ship them" in proc.stderr
+    assert not (tmp_path / "results").exists()

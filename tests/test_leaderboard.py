@@ -322,8 +322,9 @@ def test_gap_and_wins_follow_the_objective_sense():
     assert lb.gap(0.8, 1.0, maximise=True) == pytest.approx(20.0)  # 20 % below the reference: worse
     assert lb.gap(1.1, 1.0, maximise=True) == pytest.approx(-10.0)  # above it: better than the reference
     assert lb.gap(1.1, 1.0) == pytest.approx(10.0)
-    rows = [{**_row("i1", "a", 0.5, 50.0, 1.0), "maximise": True}, {**_row("i1", "b", 0.7, 30.0, 1.0), "maximise": True},
-            {**_row("i2", "a", 0.9, 10.0, 1.0), "maximise": True}, {**_row("i2", "b", 0.2, 80.0, 1.0), "maximise": True}]
+    rows = [{**_row(i, m, cost, gap, 1.0), "maximise": True}
+            for i, m, cost, gap in (("i1", "a", 0.5, 50.0), ("i1", "b", 0.7, 30.0), ("i2", "a", 0.9, 10.0),
+                                    ("i2", "b", 0.2, 80.0))]
     summary = {s["method"]: s for s in lb.summarise(rows)}
     assert summary["a"]["wins"] == 1 and summary["b"]["wins"] == 1
     rows[1]["cost"] = 0.4
