@@ -11,8 +11,8 @@ the same neighbour lists.
 Features are translation and scale invariant (lengths divided by the instance's mean nearest-neighbour
 distance), so a model trained on 100-500-city instances applies to 10,000 cities. Training
 (``scripts/train_tsp_gnn.py``): cross-entropy between each row's softmax and the tour edges of
-near-optimal (LKH-3) tours. Checkpoints hold ``state_dict`` + JSON config + ncosolve version, loaded
-with ``torch.load(weights_only=True)``.
+near-optimal (LKH-3) tours, and/or DIMES-style REINFORCE on tours sampled from the heatmap.
+Checkpoints hold ``state_dict`` + JSON config + ncosolve version, loaded with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -166,6 +166,45 @@ def supervised_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     count = targets.sum(-1)
     rows = count > 0
     return (-(targets * logp).sum(-1)[rows] / count[rows]).mean()
+
+
+def sample_tours(logits: torch.Tensor, nbr: torch.Tensor, coords: torch.Tensor, samples: int,
+                 gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DIMES-style rollouts: ``samples`` tours built city by city from one instance's heatmap.
+
+    From city c the next city is drawn among c's unvisited k nearest with probability softmax(logits[c])
+    restricted to them; when all k are visited the tour jumps to the nearest unvisited city (a step
+    without log-probability). Returns tours (S, n), their log-probabilities (S,) (differentiable in
+    ``logits`` (n, k)) and Euclidean lengths (S,). For training-size instances: the jump reads an n x n matrix.
+    """
+    n = logits.shape[0]
+    rows = torch.arange(samples)
+    dist = torch.cdist(coords, coords)
+    visited = torch.zeros(samples, n, dtype=torch.bool)
+    cur = torch.randint(n, (samples,), generator=gen)
+    visited[rows, cur] = True
+    steps, logp = [cur], torch.zeros(samples, dtype=logits.dtype)
+    for _ in range(n - 1):
+        cand = nbr[cur]
+        blocked = visited.gather(1, cand)
+        free = ~blocked.all(1)
+        lp = torch.log_softmax(logits[cur].masked_fill(blocked, -1e9), dim=1)
+        pick = torch.multinomial(lp.detach().exp(), 1, generator=gen).squeeze(1)
+        nearest = dist[cur].masked_fill(visited, float("inf")).argmin(1)
+        nxt = torch.where(free, cand[rows, pick], nearest)
+        logp = logp + torch.where(free, lp[rows, pick], torch.zeros_like(logp))
+        visited[rows, nxt] = True
+        steps.append(nxt)
+        cur = nxt
+    tours = torch.stack(steps, dim=1)
+    xy = coords[tours]
+    return tours, logp, (xy - xy.roll(-1, dims=1)).norm(dim=2).sum(1)
+
+
+def reinforce_loss(logp: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """REINFORCE with the samples' mean length as baseline, scaled by it: mean((L - mean L) / mean L * log p)."""
+    advantage = (lengths - lengths.mean()) / lengths.mean()
+    return (advantage.detach() * logp).mean()
 
 
 def save_gnn(model: TSPGNN, path, training: dict | None = None) -> Path:

@@ -1,7 +1,8 @@
-"""Train the edge-gated GNN heatmap of ``mcts-gnn`` on LKH-3 tours of generated uniform instances.
+"""Train the edge-gated GNN heatmap of ``mcts-gnn``: supervised on LKH-3 tours, and/or DIMES-style REINFORCE.
 
     python scripts/train_tsp_gnn.py --steps 3000 --threads 1
     python scripts/train_tsp_gnn.py --resume /work/runs/tsp_gnn/<run>     # continue where it stopped
+    python scripts/train_tsp_gnn.py --objective reinforce --init <run>/best.pt --steps 300 ...
     python scripts/train_tsp_gnn.py ... --out ncosolve/data/checkpoints/tsp_gnn/tsp_gnn.pt
 
 1. Data: ``per_size`` uniform instances of every size in ``sizes`` (seeded), each solved by LKH-3
@@ -9,12 +10,16 @@
    by later runs, filled up where a run stopped); a validation set of ``val_size`` instances of
    ``val_n`` cities from another seed.
 2. Training: ``steps`` Adam updates, each on ``batch_size`` instances of one size drawn at random,
-   coordinates randomly rotated by a multiple of 90 degrees and mirrored; loss = cross-entropy of each
-   city's row softmax over its k nearest against its two tour edges (``supervised_loss``).
-3. Every ``eval_every`` steps: validation loss and recall of the tour edges among each city's 5
-   hottest candidates (the search's default candidate count), next to the softdist heatmap's;
-   ``train_state.pt`` (model, Adam, RNG, log) for ``--resume`` and ``best.pt`` (package format, lowest
-   validation loss). ``--out`` receives ``best.pt`` at the end, and ``config.json`` beside it (its
+   coordinates randomly rotated by a multiple of 90 degrees and mirrored. ``--objective supervised``:
+   loss = cross-entropy of each city's row softmax over its k nearest against its two tour edges
+   (``supervised_loss``). ``--objective reinforce``: ``samples`` tours per instance are sampled from the
+   heatmap (``sample_tours``) and the loss is REINFORCE with their mean length as baseline (DIMES);
+   the LKH tours are then used for validation only. ``--init`` starts from a checkpoint's weights.
+3. Every ``eval_every`` steps: validation loss, recall of the tour edges among each city's 5 hottest
+   candidates (the search's default candidate count), next to the softdist heatmap's, and the mean gap
+   of tours sampled from the heatmap to the LKH tours; ``train_state.pt`` (model, Adam, RNG, log) for
+   ``--resume`` and ``best.pt`` (package format; lowest validation loss, or sampled-tour gap for
+   reinforce). ``--out`` receives ``best.pt`` at the end, and ``config.json`` beside it (its
    config and training budget).
 """
 
@@ -38,7 +43,8 @@ from tqdm import tqdm
 import ncosolve
 import ncosolve.baselines  # noqa: F401  (registers lkh)
 from ncosolve.policies.tsp_gnn import (
-    GNNConfig, TSPGNN, graph_features, heat_logits, load_gnn, save_gnn, supervised_loss, tour_edge_targets,
+    GNNConfig, TSPGNN, graph_features, load_gnn, reinforce_loss, sample_tours, save_gnn, supervised_loss,
+    tour_edge_targets,
 )
 from ncosolve.search.candidates import nearest_neighbours
 from ncosolve.search.heatmaps import softdist
@@ -64,6 +70,12 @@ class Args:
     """seed of the validation instances"""
     data_dir: str = "/work/runs/tsp_gnn/data"
     """cache of generated instances and their LKH tours"""
+    objective: str = "supervised"
+    """supervised (cross-entropy on LKH tours) or reinforce (REINFORCE on tours sampled from the heatmap)"""
+    samples: int = 16
+    """tours sampled per instance (reinforce, and the validation sampled-tour gap)"""
+    init: str = ""
+    """a checkpoint to start from (e.g. a supervised best.pt before reinforce); its architecture wins"""
     steps: int = 2000
     """Adam updates"""
     batch_size: int = 4
@@ -133,7 +145,7 @@ def graphs(coords: np.ndarray, tours: np.ndarray, k: int) -> dict:
         targets.append(tour_edge_targets(tour, nbr))
     return {"node": torch.from_numpy(np.stack(node)), "edge": torch.from_numpy(np.stack(edge)),
             "nbr": torch.from_numpy(np.stack(nbrs)), "target": torch.from_numpy(np.stack(targets)),
-            "nbr_len": np.stack(lengths), "coords": coords}
+            "nbr_len": np.stack(lengths), "coords": coords, "tours": torch.from_numpy(tours)}
 
 
 def augment(edge: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -155,17 +167,32 @@ def recall(heat: np.ndarray, target: np.ndarray) -> float:
     return float(np.take_along_axis(target, top, axis=-1).sum() / target.sum())
 
 
-def validate(model: TSPGNN, val: dict) -> dict:
-    """Validation loss and candidate recall of the model, and of softdist (tau 0.3) for scale."""
+def reinforce_step_loss(model: TSPGNN, data: dict, pick: torch.Tensor, edge: torch.Tensor, samples: int,
+                        gen: torch.Generator) -> torch.Tensor:
+    """Mean REINFORCE loss over the picked instances, ``samples`` heatmap-sampled tours each."""
+    logits = model(data["node"][pick], edge, data["nbr"][pick])
+    coords = torch.from_numpy(data["coords"][pick.numpy()]).float()
+    losses = [reinforce_loss(*sample_tours(lg, nb, xy, samples, gen)[1:])
+              for lg, nb, xy in zip(logits, data["nbr"][pick], coords)]
+    return torch.stack(losses).mean()
+
+
+def validate(model: TSPGNN, val: dict, samples: int) -> dict:
+    """Validation loss, candidate recall (and softdist's, tau 0.3, for scale), sampled-tour gap to LKH."""
     model.eval()
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         logits = model(val["node"], val["edge"], val["nbr"])
+        coords = torch.from_numpy(val["coords"]).float()
+        lkh = [(xy[tour] - xy[tour].roll(-1, dims=0)).norm(dim=1).sum() for xy, tour in zip(coords, val["tours"])]
+        sampled = [sample_tours(lg, nb, xy, samples, gen)[2].mean() for lg, nb, xy in zip(logits, val["nbr"], coords)]
     model.train()
     target = val["target"].numpy()
     soft = np.stack([softdist(nl, 0.3) for nl in val["nbr_len"]])
     soft_loss = supervised_loss(torch.log(torch.from_numpy(soft)), val["target"].double())
     return {"val_loss": float(supervised_loss(logits, val["target"])), "val_recall": recall(logits.numpy(), target),
-            "softdist_loss": float(soft_loss), "softdist_recall": recall(soft, target)}
+            "softdist_loss": float(soft_loss), "softdist_recall": recall(soft, target),
+            "val_sampled_gap": float(np.mean([s / ref - 1.0 for s, ref in zip(sampled, lkh)]))}
 
 
 def main(argv=None) -> Path:
@@ -191,7 +218,10 @@ def main(argv=None) -> Path:
     val = graphs(*solved_instances(args.val_n, args.val_size, args.val_seed, args.lkh_time, cache), args.neighbours)
     data_seconds = time.perf_counter() - data_start
 
-    model = TSPGNN(GNNConfig(hidden=args.hidden, layers=args.layers, neighbours=args.neighbours))
+    if args.objective not in ("supervised", "reinforce"):
+        raise SystemExit(f"--objective must be supervised or reinforce, got {args.objective!r}")
+    model = load_gnn(args.init)[0].train() if args.init else TSPGNN(
+        GNNConfig(hidden=args.hidden, layers=args.layers, neighbours=args.neighbours))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=args.lr / 10)
     gen = torch.Generator().manual_seed(args.seed)
@@ -210,8 +240,11 @@ def main(argv=None) -> Path:
         n = sizes[int(torch.randint(len(sizes), (1,), generator=gen))]
         pick = torch.randperm(args.per_size, generator=gen)[:args.batch_size]
         data = train[n]
-        logits = model(data["node"][pick], augment(data["edge"][pick], gen), data["nbr"][pick])
-        loss = supervised_loss(logits, data["target"][pick])
+        edge = augment(data["edge"][pick], gen)
+        if args.objective == "supervised":
+            loss = supervised_loss(model(data["node"][pick], edge, data["nbr"][pick]), data["target"][pick])
+        else:
+            loss = reinforce_step_loss(model, data, pick, edge, args.samples, gen)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -223,17 +256,20 @@ def main(argv=None) -> Path:
         bar.set_postfix(loss=f"{loss.item():.4f}", n=n)
         if step % args.eval_every == 0 or step == args.steps:
             entry = {"step": step, "train_loss": round(loss.item(), 5), "train_seconds": round(train_seconds, 1),
-                     **{key: round(v, 5) for key, v in validate(model, val).items()}}
+                     **{key: round(v, 5) for key, v in validate(model, val, args.samples).items()}}
             log.append(entry)
             tqdm.write(json.dumps(entry))
-            training = {"method": "supervised cross-entropy on LKH-3 tours (runs=1)", "steps": step,
+            method = ("supervised cross-entropy on LKH-3 tours (runs=1)" if args.objective == "supervised" else
+                      f"REINFORCE on {args.samples} heatmap-sampled tours per instance, mean-length baseline")
+            training = {"method": method, "init": args.init, "steps": step,
                         "batch_size": args.batch_size, "lr": args.lr, "sizes": args.sizes,
                         "instances": args.per_size * len(sizes), "lkh_time_s": args.lkh_time,
                         "data_seconds": round(data_seconds, 1), "train_seconds": round(train_seconds, 1),
                         "threads": args.threads, "hardware": f"{platform.machine()}, {os.cpu_count()} cores, cpu",
                         "torch": torch.__version__, "validation": entry}
-            if entry["val_loss"] < best:
-                best = entry["val_loss"]
+            score = entry["val_loss"] if args.objective == "supervised" else entry["val_sampled_gap"]
+            if score < best:
+                best = score
                 save_gnn(model, run_dir / "best.pt", training)
             tmp = state_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),

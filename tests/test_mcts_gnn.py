@@ -18,7 +18,8 @@ import ncosolve.search  # noqa: F401  (registers mcts, mcts-knn, mcts-gnn)
 from ncosolve.benchmarks import data_dir
 from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.tsp_gnn import (
-    SHIPPED, GNNConfig, TSPGNN, gnn_heatmap, graph_features, load_gnn, save_gnn, supervised_loss, tour_edge_targets,
+    SHIPPED, GNNConfig, TSPGNN, gnn_heatmap, graph_features, load_gnn, reinforce_loss, sample_tours, save_gnn,
+    supervised_loss, tour_edge_targets,
 )
 from ncosolve.search import MCTSParams, mcts_search, solve_many, warm_up
 from ncosolve.search.candidates import nearest_neighbours, reverse_slots
@@ -176,6 +177,24 @@ def test_a_few_adam_steps_reduce_the_supervised_loss(one_thread):
     assert losses[-1] < 0.9 * losses[0]
 
 
+def test_sampled_tours_are_valid_and_reinforce_moves_the_weights(one_thread):
+    inst = ncosolve.generate("tsp", 1, 80, seed=4)[0]
+    nbr, nbr_len = nearest_neighbours(inst, 10)
+    node, edge = (torch.from_numpy(a)[None] for a in graph_features(inst.coords, nbr, nbr_len))
+    model = TSPGNN(GNNConfig(hidden=8, layers=2))
+    logits = model(node, edge, torch.from_numpy(nbr)[None])[0]
+    gen = torch.Generator().manual_seed(0)
+    tours, logp, lengths = sample_tours(logits, torch.from_numpy(nbr), torch.tensor(inst.coords), 6, gen)
+    for tour, length in zip(tours.numpy(), lengths.tolist()):
+        assert sorted(tour) == list(range(80))
+        assert length == pytest.approx(ncosolve.evaluate(inst, tour), rel=1e-9)
+    assert torch.all(torch.isfinite(logp)) and torch.all(logp < 0)
+    reinforce_loss(logp, lengths).backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]  # the last layer's node update feeds nothing
+    assert all(torch.all(torch.isfinite(g)) for g in grads)
+    assert all(p.grad.abs().sum() > 0 for p in model.head.parameters())
+
+
 def _script():
     spec = importlib.util.spec_from_file_location("train_tsp_gnn", SCRIPT)
     module = importlib.util.module_from_spec(spec)
@@ -200,6 +219,11 @@ def test_training_script_runs_checkpoints_and_resumes(tmp_path, one_thread):
     assert meta["training"]["steps"] in (2, 4, 6) and model.cfg.hidden == 8
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["n30_seed31.npz", "n40_seed41.npz",
                                                                       "n40_seed4321.npz"]
+    rl = script.main(args[:-1] + [str(tmp_path / "rl"), "--objective", "reinforce", "--init", str(out),
+                                  "--samples", "4", "--steps", "2"])
+    model, meta = load_gnn(rl / "best.pt")
+    assert meta["training"]["method"].startswith("REINFORCE") and meta["training"]["init"] == str(out)
+    assert "val_sampled_gap" in meta["training"]["validation"] and model.cfg.hidden == 8
 
 
 def test_save_and_load_round_trip(tmp_path):
