@@ -151,27 +151,31 @@ def ndp_sorb(instance, time_limit: float, seed: int = 0, rel_tol: float = 1e-4):
     """Best design at true UE found by the SORB loop within ``time_limit``; optimal (``info["complete"]``) once
     the SO bound is within ``rel_tol`` of it.
     """
-    start = time.perf_counter()
-    deadline = start + time_limit
+    deadline = time.perf_counter() + time_limit
     relax = SORelaxation(instance)
     scorer = DesignScorer(instance, deadline)
+    # Each bound holds for the designs not yet cut off when it was computed, a superset of those left now,
+    # so the best bound on what is left is the largest seen.
     best, best_ttt, bound, rounds, complete = None, np.inf, -np.inf, 0, False
     while time.perf_counter() < deadline:
-        status, bound, design = relax.solve(deadline - time.perf_counter())
+        status, round_bound, design = relax.solve(deadline - time.perf_counter())
+        bound = max(bound, round_bound)
         if status == "infeasible" or bound >= best_ttt * (1 - rel_tol):
             complete = True
             break
         if design is None:
             break
-        ttt = float(scorer(design[None])[0])
-        rounds += 1
-        if np.isnan(ttt):
-            break
-        if ttt < best_ttt:
-            best, best_ttt = design, ttt
+        if instance.feasible(design[None])[0]:  # SCIP's tolerances could let a design graze over the budget
+            ttt = float(scorer(design[None])[0])
+            rounds += 1
+            if np.isnan(ttt):
+                break
+            if ttt < best_ttt:
+                best, best_ttt = design, ttt
         relax.cut_off(design)
     if best is None:  # not even one round: the do-nothing design is always feasible
         best = np.zeros(instance.num_candidates, dtype=np.int64)
         best_ttt = float(scorer(best[None])[0])
-    return best, {"rounds": rounds, "complete": complete, "lower_bound": float(min(bound, best_ttt)),
-                  "ttt": best_ttt}
+    lower = min(bound, best_ttt)
+    return best, {"rounds": rounds, "complete": complete, "ttt": best_ttt,
+                  "lower_bound": float(lower) if np.isfinite(lower) else None}

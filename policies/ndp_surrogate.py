@@ -30,6 +30,7 @@ from ncosolve.registry import register
 SHIPPED = SHIPPED_DIR / "surrogate_synthetic.pt"
 LINK_FEATURES = 10  # 3 static + open, capacity / mean, capacity change + 4 reference (flow / capacity, log time ratio)
 REFERENCE_TOL = 1e-4  # UE relative gap of the two reference solves (training and inference alike)
+DO_NOTHING_VC = 6     # the link-feature column holding the do-nothing reference flow / capacity
 
 
 class FlowSurrogate(nn.Module):
@@ -43,13 +44,17 @@ class FlowSurrogate(nn.Module):
 
     def forward(self, node_x, link_x, graph: Graph):
         _, links = self.gnn(node_x, link_x, graph)
-        return torch.relu(link_x[..., 6] + self.head(links)[..., 0]) * graph.open
+        return torch.relu(link_x[..., DO_NOTHING_VC] + self.head(links)[..., 0]) * graph.open
+
+
+def reference_designs(instance) -> np.ndarray:
+    """(2, K): the do-nothing and the all-candidates designs."""
+    return np.stack([np.zeros(instance.num_candidates), np.ones(instance.num_candidates)])
 
 
 def reference_flows(instance, demand: np.ndarray) -> np.ndarray:
     """(D, 2, L) UE flows of the do-nothing and all-candidates designs under each of the (D, Z, Z) demands."""
-    k = instance.num_candidates
-    cap, is_open = instance.link_arrays(np.stack([np.zeros(k), np.ones(k)]))
+    cap, is_open = instance.link_arrays(reference_designs(instance))
     d = len(demand)
     res = equilibrium_batch(instance.network, np.tile(cap, (d, 1)), np.tile(is_open, (d, 1)),
                             np.repeat(demand, 2, axis=0), tol=REFERENCE_TOL)
@@ -61,8 +66,7 @@ def link_inputs(instance, designs: np.ndarray, refs: np.ndarray) -> tuple[np.nda
     whose two reference flows are ``refs`` (2, L)."""
     net = instance.network
     cap, is_open = instance.link_arrays(designs)
-    k = instance.num_candidates
-    ref_cap, _ = instance.link_arrays(np.stack([np.zeros(k), np.ones(k)]))
+    ref_cap, _ = instance.link_arrays(reference_designs(instance))
     ref_vc = refs / net.capacity
     ref_time = np.log(net.link_times(refs, ref_cap) / net.free_flow_time)
     per_ref = np.concatenate([ref_vc, ref_time]).T.astype(np.float32)  # (L, 4): vc0, vc1, logt0, logt1
@@ -80,10 +84,10 @@ def training_group(instance, rng: np.random.Generator, count: int = 16, rel_std:
     a per-design probability in [0, 0.8], budget ignored) and their UE flows, plus the two reference flows."""
     from ncosolve.ndp_generators import perturb_demand
 
-    net, k = instance.network, instance.num_candidates
+    net = instance.network
     demand = perturb_demand(net.demand, seed=int(rng.integers(2**31)), rel_std=rel_std)
-    designs = (rng.random((count, k)) < rng.uniform(0.0, 0.8, (count, 1))).astype(np.int64)
-    cap, is_open = instance.link_arrays(np.concatenate([designs, np.zeros((1, k)), np.ones((1, k))]))
+    designs = (rng.random((count, instance.num_candidates)) < rng.uniform(0.0, 0.8, (count, 1))).astype(np.int64)
+    cap, is_open = instance.link_arrays(np.concatenate([designs, reference_designs(instance)]))
     res = equilibrium_batch(net, cap, is_open, np.broadcast_to(demand, (count + 2, *demand.shape)),
                             tol=REFERENCE_TOL)
     return {"demand": demand, "designs": designs, "flows": res.flows[:count], "refs": res.flows[count:],
