@@ -1,22 +1,26 @@
-"""MAPF benchmark: success, sum of costs, makespan and time per method on shipped MovingAI maps; lifelong
-throughput; env steps per second. Prints a table and a JSON document (``--json PATH`` also writes it).
+"""MAPF benchmark: success, sum of costs, makespan and time per method on shipped MovingAI maps, and lifelong
+throughput of the learned policy against PIBT and windowed replanning. Prints tables and writes JSON to
+``benchmarks/results/mapf.json`` (``--json PATH`` elsewhere). Env speed against POGEMA: ``mapf_env_speed.py``.
 
-Protocol: one seed (0), the given time limit per (instance, method); numba kernels are compiled before timing.
-Run: ``python benchmarks/mapf.py [--time-limit 10] [--json out.json]``.
+Protocol: one-shot on seed 0; lifelong 256 steps on ``--seeds`` seeded instances per map (mean throughput),
+the given time limit per (instance, method); numba kernels are compiled before timing.
+Run: ``python benchmarks/mapf.py [--time-limit 10] [--seeds 3] [--only lifelong]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 
 import ncosolve
+import ncosolve.policies.mapf_methods  # noqa: F401  (registers mapf-learned)
 from ncosolve.baselines import mapf_cbs, mapf_cpsat, mapf_lacam, mapf_pibt, mapf_prioritized  # noqa: F401
 from ncosolve.benchmarks import data_dir
-from ncosolve.envs.mapf import MAPFEnv
 from ncosolve.io import movingai  # noqa: F401  (registers the .map / .scen reader)
 from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong, warehouse_grid
 from ncosolve.problems.mapf import mapf_metrics
@@ -24,21 +28,22 @@ from ncosolve.problems.mapf import mapf_metrics
 MOVINGAI = data_dir() / "movingai"
 ONE_SHOT = [  # (label, instance loader, methods)
     ("random-8x8 a6", lambda: generate_mapf("random", 6, seed=0, size=8, density=0.15),
-     ["mapf-cbs", "mapf-cpsat", "mapf-lacam", "mapf-pibt", "mapf-prioritized"]),
+     ["mapf-cbs", "mapf-cpsat", "mapf-lacam", "mapf-pibt", "mapf-prioritized", "mapf-learned"]),
     ("random-32-32-10 a100", lambda: ncosolve.read_instance(MOVINGAI / "random-32-32-10-random-1.scen", agents=100),
-     ["mapf-lacam", "mapf-pibt", "mapf-prioritized"]),
+     ["mapf-lacam", "mapf-pibt", "mapf-prioritized", "mapf-learned"]),
     ("random-32-32-10 a400", lambda: ncosolve.read_instance(MOVINGAI / "random-32-32-10-random-1.scen", agents=400),
      ["mapf-lacam", "mapf-pibt"]),
     ("warehouse-10-20-10-2-1 a1000",
      lambda: ncosolve.read_instance(MOVINGAI / "warehouse-10-20-10-2-1.map", agents=1000, seed=0),
      ["mapf-lacam", "mapf-pibt"]),
 ]
-LIFELONG = [  # (label, instance loader); 256 steps as in the POGEMA benchmark
-    ("random-20x20 a32", lambda: generate_mapf_lifelong("random", 32, 256, seed=0, size=20, density=0.2)),
-    ("random-20x20 a64", lambda: generate_mapf_lifelong("random", 64, 256, seed=0, size=20, density=0.2)),
-    ("maze-21x21 a32", lambda: generate_mapf_lifelong("maze", 32, 256, seed=0, size=21)),
-    ("warehouse-17x44 a128", lambda: generate_mapf_lifelong("warehouse", 128, 256, seed=0, grid=warehouse_grid())),
+LIFELONG = [  # (label, instance loader of a seed); 256 steps as in the POGEMA benchmark
+    ("random-20x20 a32", lambda s: generate_mapf_lifelong("random", 32, 256, seed=s, size=20, density=0.2)),
+    ("random-20x20 a64", lambda s: generate_mapf_lifelong("random", 64, 256, seed=s, size=20, density=0.2)),
+    ("maze-21x21 a32", lambda s: generate_mapf_lifelong("maze", 32, 256, seed=s, size=21)),
+    ("warehouse-17x44 a128", lambda s: generate_mapf_lifelong("warehouse", 128, 256, seed=s, grid=warehouse_grid())),
 ]
+LIFELONG_METHODS = ("mapf-learned", "mapf-pibt", "mapf-prioritized")
 
 
 def one_shot(time_limit: float) -> list[dict]:
@@ -55,30 +60,18 @@ def one_shot(time_limit: float) -> list[dict]:
     return rows
 
 
-def lifelong(time_limit: float) -> list[dict]:
+def lifelong(time_limit: float, seeds: int) -> list[dict]:
     rows = []
     for label, load in LIFELONG:
-        inst = load()
-        for name in ("mapf-pibt", "mapf-prioritized"):
-            res = ncosolve.solve(inst, name, time_limit=time_limit)
-            rows.append({"instance": label, "method": name, "throughput": round(res.cost, 3),
-                         "time_s": round(res.runtime_s, 3),
-                         "pibt_fallback_steps": res.info.get("pibt_fallback_steps", "")})
-    return rows
-
-
-def env_speed(steps: int = 200) -> list[dict]:
-    rows = []
-    for agents in (64, 256):
-        env = MAPFEnv(agents=agents, on_target="restart", max_episode_steps=steps + 1,
-                      grid_options={"size": 64, "density": 0.2})
-        env.reset(seed=0)
-        acts = np.random.default_rng(0).integers(5, size=(steps, agents))
-        start = time.perf_counter()
-        for a in acts:
-            env.step(a)
-        rows.append({"env": "ncosolve/MAPF-v0 64x64", "agents": agents,
-                     "steps_per_s": round(steps / (time.perf_counter() - start), 1)})
+        insts = [load(s) for s in range(seeds)]
+        for name in LIFELONG_METHODS:
+            res = [ncosolve.solve(inst, name, time_limit=time_limit) for inst in insts]
+            assert all(r.feasible for r in res), name  # lifelong paths always cover the horizon
+            tp = [r.cost for r in res]
+            rows.append({"instance": label, "method": name, "seeds": seeds, "throughput": round(float(np.mean(tp)), 3),
+                         "min": round(min(tp), 3), "max": round(max(tp), 3),
+                         "time_s": round(float(np.mean([r.runtime_s for r in res])), 3),
+                         "pibt_fallback_steps": sum(r.info.get("pibt_fallback_steps", 0) for r in res)})
     return rows
 
 
@@ -93,21 +86,26 @@ def _table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per (instance, method)")
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--seeds", type=int, default=3, help="lifelong instances per map")
+    parser.add_argument("--only", choices=("one_shot", "lifelong"), help="run one section")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "mapf.json"),
+                        help="where to write the results")
     args = parser.parse_args()
     warm = generate_mapf("random", 4, seed=0, size=8)
-    for name in ("mapf-pibt", "mapf-lacam"):
+    for name in ("mapf-pibt", "mapf-lacam", "mapf-learned"):
         ncosolve.solve(warm, name)  # compile numba kernels outside the timings
-    results = {"date": time.strftime("%Y-%m-%d"), "time_limit": args.time_limit,
-               "one_shot": one_shot(args.time_limit), "lifelong": lifelong(args.time_limit), "env_speed": env_speed()}
-    for key in ("one_shot", "lifelong", "env_speed"):
-        print(f"\n== {key}\n{_table(results[key])}")
-    text = json.dumps(results, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
-
+    results = {"date": time.strftime("%Y-%m-%d"), "time_limit": args.time_limit, "seeds": args.seeds,
+               "load_avg_1min": round(os.getloadavg()[0], 2)}
+    if args.only in (None, "one_shot"):
+        results["one_shot"] = one_shot(args.time_limit)
+    if args.only in (None, "lifelong"):
+        results["lifelong"] = lifelong(args.time_limit, args.seeds)
+    for key in ("one_shot", "lifelong"):
+        if key in results:
+            print(f"\n== {key}\n{_table(results[key])}")
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"\nwritten to {args.json}")
 
 if __name__ == "__main__":
     main()
