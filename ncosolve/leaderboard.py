@@ -148,8 +148,10 @@ def _limit_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def _worker_main(conn, threads: int, preload: tuple[str, ...]) -> None:
-    """A worker process: run the jobs sent on ``conn`` one at a time and send back their rows."""
+def _worker_main(conn, threads: int, preload: tuple[str, ...], driver: int) -> None:
+    """A worker process: run the jobs sent on ``conn`` one at a time and send back their rows; return when the
+    driver (pid ``driver``) is gone. Forked workers hold copies of the driver's pipe ends, so its death need not
+    close their pipes: they also look for it."""
     os.setpgrp()  # its own process group: a kill also takes the solvers' child processes (LKH, ...)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when workers stop
     for name in preload:
@@ -157,6 +159,10 @@ def _worker_main(conn, threads: int, preload: tuple[str, ...]) -> None:
     _limit_threads(threads)
     while True:
         try:
+            if not conn.poll(1.0):
+                if os.getppid() != driver:  # killed (even kill -9): this worker was left behind
+                    return
+                continue
             job = conn.recv()
         except (EOFError, OSError):  # the driver is gone
             return
@@ -174,7 +180,7 @@ class _Worker:
 
     def __init__(self, ctx, threads: int, preload: tuple[str, ...]):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads, preload), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, preload, os.getpid()), daemon=True)
         self.proc.start()
         child.close()  # so the driver sees EOF when the worker dies
         self.job, self.index, self.started = None, -1, 0.0

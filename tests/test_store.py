@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +108,20 @@ def plugin_dir(tmp_path_factory):
     return folder
 
 
+def _left_behind(folder) -> list[int]:
+    """Pids of live processes whose command line names ``folder`` (a killed run's workers); none off Linux."""
+    proc = Path("/proc")
+    found = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        try:
+            if entry.name.isdigit() and str(folder).encode() in (entry / "cmdline").read_bytes() \
+                    and "Z" not in (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]:
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_kill_9_at_a_random_point_then_resume_gives_the_uninterrupted_results(tmp_path, plugin_dir, jobs):
     reference, resumed = tmp_path / "uninterrupted", tmp_path / "killed"
@@ -124,6 +139,10 @@ def test_kill_9_at_a_random_point_then_resume_gives_the_uninterrupted_results(tm
     time.sleep(random.uniform(0.1, 0.8 * 12 * 0.25 / int(jobs)))  # somewhere before the end
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
+    deadline = time.monotonic() + 15
+    while _left_behind(resumed) and time.monotonic() < deadline:  # its workers notice and go too
+        time.sleep(0.1)
+    assert _left_behind(resumed) == []
     partial = ResultStore(resumed).rows()
     assert len(partial) < 12  # killed before the end
 
