@@ -33,20 +33,19 @@ def _version() -> str:
     return ncosolve.__version__
 
 
-def save_policy(policy: AttentionPolicy, path, training: dict | None = None) -> Path:
-    """Write ``policy`` to ``path`` with its config and ``training`` (budget, hardware...) as JSON."""
-    meta = {"format": FORMAT, "ncosolve_version": _version(), "config": policy.cfg.to_dict(),
-            "training": training or {}}
+def write_checkpoint(path, fmt: str, config: dict, state_dict: dict, training: dict | None = None) -> Path:
+    """Write a checkpoint of format ``fmt`` atomically: weights, config, ``training`` record, ncosolve version."""
+    meta = {"format": fmt, "ncosolve_version": _version(), "config": config, "training": training or {}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"meta": json.dumps(meta), "state_dict": policy.state_dict()}, tmp)
+    torch.save({"meta": json.dumps(meta), "state_dict": state_dict}, tmp)
     tmp.replace(path)
     return path
 
 
-def read_checkpoint(path) -> tuple[dict, dict]:
-    """(meta, state_dict) of a checkpoint file, or CheckpointError saying what is wrong with it."""
+def read_checkpoint(path, fmt: str = FORMAT, what: str = "an attention policy") -> tuple[dict, dict]:
+    """(meta, state_dict) of a checkpoint file of format ``fmt``, or CheckpointError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
@@ -61,14 +60,29 @@ def read_checkpoint(path) -> tuple[dict, dict]:
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
     if not isinstance(payload, dict) or "meta" not in payload or "state_dict" not in payload:
-        raise CheckpointError(f"checkpoint {path}: not an ncosolve policy checkpoint (no meta/state_dict)")
+        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no meta/state_dict)")
     try:
         meta = json.loads(payload["meta"])
     except (TypeError, json.JSONDecodeError):
         raise CheckpointError(f"checkpoint {path}: its JSON config is unreadable") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"checkpoint {path}: format {found!r}, expected {fmt!r} ({what})")
     return meta, payload["state_dict"]
+
+
+def load_weights(model: torch.nn.Module, state: dict, path) -> torch.nn.Module:
+    """``model`` with ``state`` loaded, in eval mode; CheckpointError if the weights do not fit its config."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
+    return model.eval()
+
+
+def save_policy(policy: AttentionPolicy, path, training: dict | None = None) -> Path:
+    """Write ``policy`` to ``path`` with its config and ``training`` (budget, hardware...) as JSON."""
+    return write_checkpoint(path, FORMAT, policy.cfg.to_dict(), policy.state_dict(), training)
 
 
 def load_policy(path, problem: str | None = None) -> tuple[AttentionPolicy, dict]:
@@ -80,12 +94,7 @@ def load_policy(path, problem: str | None = None) -> tuple[AttentionPolicy, dict
         raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
     if problem is not None and cfg.problem != problem:
         raise CheckpointError(f"checkpoint {path}: trained for {cfg.problem!r}, cannot solve {problem!r}")
-    policy = AttentionPolicy(cfg)
-    try:
-        policy.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
-    return policy.eval(), meta
+    return load_weights(AttentionPolicy(cfg), state, path), meta
 
 
 def shipped_checkpoints() -> list[tuple[Path, PolicyConfig]]:

@@ -8,9 +8,6 @@ mean free-flow time) so one model reads networks of any size and unit.
 
 from __future__ import annotations
 
-import json
-import pickle
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import torch
 from torch import nn
 
 import ncosolve.errors
-from ncosolve.policies.checkpoint import CheckpointError
+from ncosolve.policies.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 
 FORMAT = "ncosolve-ndp-gnn/1"
 SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "ndp"
@@ -129,45 +126,14 @@ class NetworkGNN(nn.Module):
         return nodes, links
 
 
-def _version() -> str:
-    import ncosolve
-
-    return ncosolve.__version__
-
-
 def save_model(model: nn.Module, cfg: GNNConfig, path, training: dict | None = None) -> Path:
     """Write ``model``'s weights with its config, ``training`` record and the ncosolve version (atomically)."""
-    meta = {"format": FORMAT, "ncosolve_version": _version(), "config": asdict(cfg), "training": training or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, FORMAT, asdict(cfg), model.state_dict(), training)
 
 
 def read_model(path, kind: str) -> tuple[GNNConfig, dict, dict]:
     """(config, meta, state_dict) of a network-design checkpoint of ``kind``, or CheckpointError saying why not."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
-                              f"({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
-    try:
-        meta = json.loads(payload["meta"])
-        state = payload["state_dict"]
-    except (TypeError, KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no readable meta/state_dict)") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r} "
-                              "(a network-design GNN)")
+    meta, state = read_checkpoint(path, FORMAT, "a network-design GNN")
     try:
         cfg = GNNConfig(**meta["config"])
     except TypeError as exc:
@@ -175,12 +141,3 @@ def read_model(path, kind: str) -> tuple[GNNConfig, dict, dict]:
     if cfg.kind != kind:
         raise CheckpointError(f"checkpoint {path}: a network-design {cfg.kind!r} model, expected a {kind!r} one")
     return cfg, meta, state
-
-
-def load_weights(model: nn.Module, state: dict, path) -> nn.Module:
-    """``model`` with ``state`` loaded, in eval mode; CheckpointError if the weights do not fit."""
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
-    return model.eval()

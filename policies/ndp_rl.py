@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, load_weights, mlp, node_features,
+from ncosolve.policies.checkpoint import load_weights
+from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model)
 from ncosolve.registry import register
 

@@ -17,9 +17,6 @@ Checkpoints hold ``state_dict`` + JSON config + ncosolve version, loaded with ``
 
 from __future__ import annotations
 
-import json
-import pickle
-import zipfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +26,7 @@ import torch
 from torch import nn
 
 import ncosolve.errors
-from ncosolve.policies.checkpoint import CheckpointError
+from ncosolve.policies.checkpoint import CheckpointError, load_weights, read_checkpoint, write_checkpoint
 
 FORMAT = "ncosolve-tsp-gnn/1"
 SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "tsp_gnn" / "tsp_gnn.pt"
@@ -209,45 +206,18 @@ def reinforce_loss(logp: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def save_gnn(model: TSPGNN, path, training: dict | None = None) -> Path:
     """Write ``model`` to ``path`` with its config, the ncosolve version and ``training`` (budget) as JSON."""
-    meta = {"format": FORMAT, "ncosolve_version": ncosolve.__version__, "config": asdict(model.cfg),
-            "training": training or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, FORMAT, asdict(model.cfg), model.state_dict(), training)
 
 
 def load_gnn(path) -> tuple[TSPGNN, dict]:
     """The model stored at ``path`` (eval mode) and its meta; CheckpointError for a missing, corrupt,
     unsafe or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
+    meta, state = read_checkpoint(path, FORMAT, "a TSP GNN heatmap checkpoint")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
-                              f"({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
-    try:
-        meta = json.loads(payload["meta"])
-        state = payload["state_dict"]
-    except (TypeError, KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no readable meta/state_dict)") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r} "
-                              "(a TSP GNN heatmap checkpoint)")
-    try:
-        model = TSPGNN(GNNConfig(**meta["config"]))
-        model.load_state_dict(state)
-    except (TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
-    return model.eval(), meta
+        cfg = GNNConfig(**meta["config"])
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    return load_weights(TSPGNN(cfg), state, path), meta
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ def _script():
 def _args(run_dir: Path, epochs: int, problem: str = "tsp", steps: int = 2) -> list[str]:
     return ["--problem", problem, "--size", "8", "--epochs", str(epochs), "--steps", str(steps), "--batch-size", "4",
             "--val-size", "2", "--embed-dim", "16", "--heads", "2", "--layers", "1", "--ff-dim", "32",
-            "--reference-time", "0.5", "--lr", "1e-3", "--run-dir", str(run_dir)]
+            "--reference-time", "5", "--lr", "1e-3", "--run-dir", str(run_dir)]
 
 
 def _train(run_dir: Path, epochs: int, problem: str = "tsp", resume: bool = False, steps: int = 2) -> Path:
