@@ -21,9 +21,6 @@ loaded with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import heapq
-import json
-import pickle
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +31,7 @@ from torch import nn
 
 import ncosolve.errors
 from ncosolve.envs.mapf import MAPFCore
-from ncosolve.policies.checkpoint import CheckpointError
+from ncosolve.policies.checkpoint import CheckpointError, load_weights, read_checkpoint, write_checkpoint
 from ncosolve.problems.mapf import MOVES, neighbor_table
 
 FORMAT = "ncosolve-mapf-follower/1"
@@ -246,21 +243,10 @@ class Follower:
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def _version() -> str:
-    import ncosolve
-
-    return ncosolve.__version__
-
 
 def save_follower(net: FollowerNet, path) -> Path:
     """Write ``net`` with its config (including the training budget) as JSON and the ncosolve version."""
-    meta = {"format": FORMAT, "ncosolve_version": _version(), "config": asdict(net.cfg)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"meta": json.dumps(meta), "state_dict": net.state_dict()}, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, FORMAT, asdict(net.cfg), net.state_dict())
 
 
 def load_follower(path=None) -> tuple[FollowerNet, dict]:
@@ -268,31 +254,12 @@ def load_follower(path=None) -> tuple[FollowerNet, dict]:
 
     Raises CheckpointError for a missing, corrupt or unsafe file, or one that is not a Follower checkpoint."""
     path = Path(SHIPPED if path is None else path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch checkpoint (not a torch.save archive)")
+    meta, state = read_checkpoint(path, FORMAT, "a MAPF Follower policy")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"checkpoint {path}: refused, it holds more than tensors and plain data "
-                              f"({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path}: corrupt or not a torch file ({exc})") from None
-    try:
-        meta = json.loads(payload["meta"])
-        state = payload["state_dict"]
-    except (TypeError, KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"checkpoint {path}: not an ncosolve checkpoint (no readable meta/state_dict)") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r} "
-                              "(a MAPF Follower policy)")
-    try:
-        net = FollowerNet(FollowerConfig(**meta["config"]))
-        net.load_state_dict(state)
-    except (TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit its config ({str(exc)[:200]})") from None
-    return net.eval(), meta
+        cfg = FollowerConfig(**meta["config"])
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    return load_weights(FollowerNet(cfg), state, path), meta
 
 
 def act(net: FollowerNet, obs: np.ndarray, mask: np.ndarray, generator: torch.Generator | None = None,
