@@ -30,6 +30,7 @@ import ncosolve.suites_generated  # noqa: E402,F401  (registers the generated Ko
 import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
 import ncosolve.policies.methods  # noqa: E402,F401  (registers the attention methods)
+import ncosolve.policies.rl4co_pomo  # noqa: E402,F401  (registers rl4co-pomo; rl4co itself is imported when it runs)
 import ncosolve.policies.ndp_rl, ncosolve.policies.ndp_surrogate  # noqa: E402,F401  (registers ndp-rl, ndp-surrogate-ga)
 import ncosolve.policies.mapf_methods  # noqa: E402,F401  (registers mapf-learned)
 

@@ -73,6 +73,14 @@ class Args:
     """a run directory to continue (its args.json wins over the command line, except epochs)"""
     init: str = ""
     """a policy checkpoint to start from (fine-tuning, e.g. tsp50.pt for tsp100); its architecture wins"""
+    devices: int = 0
+    """0: the single-process loop; N: train through Lightning on N devices (see --strategy)"""
+    strategy: str = "auto"
+    """Lightning strategy with --devices, e.g. ddp (one process per device; gloo on CPU)"""
+    accelerator: str = "cpu"
+    """Lightning accelerator with --devices: cpu, gpu, auto"""
+    num_nodes: int = 1
+    """machines in a multi-node Lightning run (launched on each, e.g. by SLURM or torchrun)"""
 
 
 def parse_args(argv=None) -> Args:
@@ -102,6 +110,9 @@ def set_rng_state(state: dict) -> None:
 def main(argv=None) -> Path:
     args = parse_args(argv)
     epochs, resume = args.epochs, args.resume
+    if args.devices and not resume and not args.run_dir:  # Lightning's DDP ranks re-run this script: one run dir
+        args.run_dir = os.environ.setdefault("NCOSOLVE_RUN_DIR", str(
+            Path("runs") / f"{args.problem}{args.size}__pomo__{args.seed}__{int(time.time())}"))
     if resume:
         run_dir = Path(resume)
         args = Args(**json.loads((run_dir / "args.json").read_text()))
@@ -151,6 +162,9 @@ def main(argv=None) -> Path:
         ref_path.write_text(json.dumps({"method": method, "time_limit": args.reference_time,
                                         "costs": reference.tolist()}))
 
+    if args.devices:  # Lightning (e.g. DDP across processes or machines); the loop below is the single-process path
+        return train_lightning(args, policy, val, reference, run_dir, init_training)
+
     log = open(run_dir / "log.jsonl", "a")
     for epoch in range(start_epoch, args.epochs):
         started = time.time()
@@ -179,6 +193,38 @@ def main(argv=None) -> Path:
                     "samples": samples, "wall_s": wall, "rng": rng_state()}, run_dir / "train_state.pt.tmp")
         (run_dir / "train_state.pt.tmp").replace(run_dir / "train_state.pt")
     log.close()
+    return run_dir
+
+
+def train_lightning(args: Args, policy: AttentionPolicy, val, reference, run_dir: Path, init_training: dict) -> Path:
+    """Train with ``ReinforceModule`` under Lightning's ``--strategy`` on ``--devices``; rank 0 validates and
+    writes ``log.jsonl``, ``epoch<k>.pt`` and ``policy.pt`` every epoch (no ``train_state.pt``: no --resume)."""
+    from ncosolve.policies.lightning_module import ReinforceModule, fit
+
+    if args.resume:
+        raise SystemExit("--resume is not supported with --devices (Lightning runs); start a new run with --init")
+    started = time.time()
+    ref_method = json.loads((run_dir / "reference.json").read_text())["method"]
+
+    def end_of_epoch(module, epoch: int, samples: int) -> None:
+        metrics = validate(module.policy, val, reference)
+        wall = round(time.time() - started, 1)
+        record = {"epoch": epoch, "samples": samples, "wall_s": wall, **metrics}
+        print(json.dumps(record), flush=True)
+        with open(run_dir / "log.jsonl", "a") as log:
+            log.write(json.dumps(record) + "\n")
+        training = {"samples": samples, "epochs": epoch, "batch_size": args.batch_size, "lr": args.lr,
+                    "wall_s": wall, "distribution": args.distribution, "val_gap_pct": metrics["gap_pct"],
+                    "val_reference": ref_method, "hardware": f"{platform.processor() or platform.machine()}, "
+                    f"{os.cpu_count()} cores, {args.threads} torch thread(s), {args.accelerator} x{args.devices} "
+                    f"x{args.num_nodes} node(s), strategy {args.strategy}", "torch": torch.__version__,
+                    **init_training}
+        save_policy(module.policy, run_dir / f"epoch{epoch}.pt", training)
+        save_policy(module.policy, run_dir / "policy.pt", training)
+
+    module = ReinforceModule(policy, args.problem, args.size, args.distribution, args.steps, args.batch_size,
+                             args.lr, args.seed, end_of_epoch)
+    fit(module, args.epochs, args.devices, args.strategy, args.accelerator, args.num_nodes)
     return run_dir
 
 

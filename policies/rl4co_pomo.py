@@ -1,0 +1,181 @@
+"""``rl4co-pomo``: rl4co's own POMO (its AttentionModelPolicy, TSPEnv / CVRPEnv), the peer of ``attention``.
+
+Checkpoints (``ncosolve/data/checkpoints/rl4co/<problem><size>.pt``, written by ``scripts/train_rl4co_pomo.py``)
+hold the policy's ``state_dict`` and a JSON config, loaded with ``torch.load(weights_only=True)``. An instance
+is given to rl4co as its TensorDict (coordinates moved to the unit square, demands / capacity), decoded by
+rl4co's multi-start greedy on x8 dihedral copies, and the best trajectory is mapped back to an ncosolve
+solution whose cost ``solve()`` takes from ``evaluate()``. rl4co is imported only when the method runs.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ncosolve.errors import InvalidInstance
+from ncosolve.policies.batch import uses_coords
+from ncosolve.policies.checkpoint import SHIPPED, CheckpointError, _version, instance_size
+from ncosolve.policies.decode import route_counts, to_solution
+from ncosolve.registry import register
+
+FORMAT = "ncosolve-rl4co-pomo/1"
+SHIPPED_RL4CO = SHIPPED / "rl4co"
+
+
+def policy_kwargs(cfg: dict) -> dict:
+    """rl4co AttentionModelPolicy arguments for a config (POMO's choices: instance norm, no graph context)."""
+    return {"embed_dim": cfg["embed_dim"], "num_heads": cfg["num_heads"],
+            "num_encoder_layers": cfg["num_encoder_layers"], "feedforward_hidden": cfg["feedforward_hidden"],
+            "normalization": "instance", "use_graph_context": False}
+
+
+def make_env(problem: str, size: int, capacity: float | None = None):
+    """rl4co's environment for ``problem`` ("tsp" or "cvrp") with ``size`` nodes / customers; ``capacity`` only
+    shapes generated training data (None: Kool et al.'s capacity for the size)."""
+    from rl4co.envs import CVRPEnv, TSPEnv
+
+    if problem == "tsp":
+        return TSPEnv(generator_params={"num_loc": size})
+    return CVRPEnv(generator_params={"num_loc": size, "capacity": capacity})
+
+
+def make_policy(cfg: dict):
+    """An untrained rl4co AttentionModelPolicy for a config."""
+    from rl4co.models.zoo.am import AttentionModelPolicy
+
+    return AttentionModelPolicy(env_name=cfg["problem"], **policy_kwargs(cfg))
+
+
+def save_pomo(policy: torch.nn.Module, cfg: dict, path, training: dict | None = None) -> Path:
+    """Write an rl4co policy's weights with its config and training budget."""
+    import rl4co
+
+    meta = {"format": FORMAT, "ncosolve_version": _version(), "rl4co_version": rl4co.__version__,
+            "config": cfg, "training": training or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"meta": json.dumps(meta), "state_dict": policy.state_dict()}, path)
+    return path
+
+
+def read_pomo(path) -> tuple[dict, dict]:
+    """(meta, state_dict) of an rl4co-pomo checkpoint, or CheckpointError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: corrupt or not a torch.save archive")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: refused or corrupt ({str(exc).splitlines()[0]})") \
+            from None
+    try:
+        meta = json.loads(payload["meta"])
+        state = payload["state_dict"]
+    except (TypeError, KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: no readable meta/state_dict") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return meta, state
+
+
+def shipped_pomo() -> list[tuple[Path, dict]]:
+    """Every shipped rl4co-pomo checkpoint and its config."""
+    return [(p, read_pomo(p)[0]["config"]) for p in sorted(SHIPPED_RL4CO.glob("*.pt"))]
+
+
+def find_pomo(instance) -> Path:
+    """The shipped checkpoint of the instance's problem with the nearest training size."""
+    same = [(p, c) for p, c in shipped_pomo() if c["problem"] == instance.problem]
+    if not same:
+        raise CheckpointError(f"no shipped rl4co-pomo checkpoint solves {instance.problem!r}")
+    size = instance_size(instance)
+    return min(same, key=lambda pc: (abs(pc[1]["size"] - size), pc[1]["size"]))[0]
+
+
+@lru_cache(maxsize=8)
+def load_pomo(path: str, problem: str):
+    """(policy in eval mode, config) of the checkpoint at ``path``, checked to be trained for ``problem``."""
+    meta, state = read_pomo(path)
+    cfg = meta["config"]
+    if cfg.get("problem") != problem:
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: trained for {cfg.get('problem')!r}, "
+                              f"cannot solve {problem!r}")
+    policy = make_policy(cfg)
+    try:
+        policy.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"rl4co-pomo checkpoint {path}: weights do not fit its config "
+                              f"({str(exc)[:200]})") from None
+    return policy.eval(), cfg
+
+
+def to_tensordict(instances):
+    """Same-size instances as rl4co's input TensorDict: unit-square coordinates, demands / capacity."""
+    from tensordict import TensorDict
+
+    xy = []
+    for inst in instances:
+        c = inst.coords - inst.coords.min(axis=0)
+        xy.append(c / (float(c.max()) or 1.0))
+    locs = torch.tensor(np.stack(xy), dtype=torch.float32)
+    if instances[0].problem == "tsp":
+        return TensorDict({"locs": locs}, batch_size=[len(instances)])
+    demand = np.stack([inst.demands[1:] / inst.capacity for inst in instances])
+    return TensorDict({"locs": locs[:, 1:], "depot": locs[:, 0],
+                       "demand": torch.tensor(demand, dtype=torch.float32),
+                       "capacity": torch.ones(len(instances), 1)}, batch_size=[len(instances)])
+
+
+def pomo_decode(policy, cfg: dict, instances, augment: int = 8) -> list:
+    """rl4co multi-start greedy on ``augment`` dihedral copies; the best trajectory per instance as a solution.
+
+    For a CVRP with a fleet cap (``num_vehicles``) a trajectory within the cap beats any over it.
+    """
+    from rl4co.data.transforms import StateAugmentation
+    from rl4co.utils.ops import unbatchify
+
+    problem = instances[0].problem
+    env = make_env(problem, instance_size(instances[0]), capacity=1.0)  # demands come already divided
+    td = env.reset(to_tensordict(instances))
+    starts = env.get_num_starts(td)
+    if augment > 1:
+        td = StateAugmentation(num_augment=augment, augment_fn="dihedral8", first_aug_identity=True)(td)
+    out = policy(td, env, phase="test", decode_type="multistart_greedy", num_starts=starts, return_actions=True)
+    shape = (augment if augment > 1 else 0, starts)
+    length = -unbatchify(out["reward"], shape).reshape(len(instances), -1)
+    actions = unbatchify(out["actions"], shape).reshape(len(instances), length.shape[1], -1)
+    if problem == "cvrp":
+        cap = torch.tensor([inst.num_vehicles or actions.shape[-1] for inst in instances])
+        length = torch.where(route_counts(actions) > cap[:, None], length + length.max() + 1.0, length)
+    best = length.argmin(1)
+    return [to_solution(problem, actions[i, best[i]].numpy()) for i in range(len(instances))]
+
+
+@register("rl4co-pomo", ("tsp", "cvrp"), "rl4co's POMO (its attention model, REINFORCE with shared baseline), "
+          "multi-start greedy + x8 augmentation; shipped checkpoint of the nearest size (Euclidean only)",
+          requires=("rl4co",), extra="rl4co", default_time_limit=10.0, strength=0)
+def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
+                     threads: int = 1):
+    """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size)."""
+    if not uses_coords(instance):
+        raise InvalidInstance(f"rl4co-pomo: {instance.name or 'instance'} has no planar coordinates "
+                              f"({instance.edge_weight_type or 'explicit matrix'}); rl4co's POMO is Euclidean only")
+    path = Path(checkpoint) if checkpoint is not None else find_pomo(instance)
+    policy, cfg = load_pomo(str(path.resolve()), instance.problem)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            solution = pomo_decode(policy, cfg, [instance], augment)[0]
+    finally:
+        torch.set_num_threads(before)
+    return solution, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}", "augment": augment}
