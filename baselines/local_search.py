@@ -30,6 +30,9 @@ NEIGHBOURS = 10  # candidate-list length for tours
 # ``2opt`` starts from farthest insertion up to this size and from nearest neighbour above, where 2-opt from
 # nearest neighbour ends up ~1.5% shorter (measured on uniform instances of 500 and 2000 nodes).
 INSERTION_MAX_N = 1000
+# The vectorised VRP insertion takes about this many seconds per n^2 with both cores busy (X-n979-k58: 1.8 s):
+# 'auto' starts VRPs from nearest neighbour when insertion would take over a quarter of the time limit.
+VRP_INSERTION_S_PER_N2 = 2e-6
 _EPS = 1e-9
 _TIME_EPS = 1e-6  # the evaluator's tolerance on time windows
 _CHUNK_WORK = 2_000_000  # about this many move evaluations (or swaps) per kernel call between clock checks
@@ -311,13 +314,15 @@ def two_opt(instance, time_limit: float | None, seed: int = 0, start: str = "aut
     """Construct, then improve until a local optimum or the budget runs out.
 
     ``start``: 'insertion' (farthest), 'nearest-neighbor', or 'auto' (insertion up to ``INSERTION_MAX_N``
-    nodes, nearest neighbour above). Info: ``start``, ``start_cost`` (None when the start is infeasible),
+    nodes, nearest neighbour above, and for VRPs also where insertion would not fit a quarter of the budget). Info: ``start``, ``start_cost`` (None when the start is infeasible),
     ``iterations`` (moves applied), ``local_optimum``. A first call in a fresh numba cache compiles the
     kernels (seconds) inside the budget; later calls and processes load them from the disk cache.
     """
     t0 = time.perf_counter()
     if start == "auto":
-        start = "insertion" if instance.n <= INSERTION_MAX_N else "nearest-neighbor"
+        slow = (instance.problem != "tsp" and time_limit is not None
+                and VRP_INSERTION_S_PER_N2 * instance.n ** 2 > 0.25 * time_limit)
+        start = "insertion" if instance.n <= INSERTION_MAX_N and not slow else "nearest-neighbor"
     builders = {"insertion": (constructive.insertion_tour, constructive.insertion_routes),
                 "nearest-neighbor": (constructive.nearest_neighbor_tour, constructive.nearest_neighbor_routes)}
     if start not in builders:

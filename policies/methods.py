@@ -47,11 +47,12 @@ def _torch_threads(threads: int):
         torch.set_num_threads(before)
 
 
-def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, threads: int = 1):
-    """Decode one instance (single-threaded by default: one small instance gains nothing from more)."""
+def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff: float, threads: int = 1):
+    """Decode one instance (single-threaded by default: one small instance gains nothing from more): no new
+    copy or sampling round after ``deadline``, and no network step after ``cutoff`` (``decode``)."""
     policy, info = _policy(instance, checkpoint)
     with torch.inference_mode(), _torch_threads(threads):
-        solutions, lengths = decode(policy, [instance], how, seed=seed, deadline=deadline)
+        solutions, lengths = decode(policy, [instance], how, seed=seed, deadline=deadline, cutoff=cutoff)
     info.update({"multistart": how.multistart, "augment": how.augment if uses_coords(instance) else 1,
                  "decode": "sampling" if how.sample else "greedy", "policy_cost": float(lengths[0])})
     return solutions[0], info
@@ -62,9 +63,9 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, thread
 def attention_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
                     multistart: bool = True, max_starts: int = MAX_STARTS, threads: int = 1):
     """Greedy decoding from every start node (and ``augment`` dihedral copies, while time remains); the best."""
-    deadline = time.perf_counter() + 0.7 * time_limit
+    start = time.perf_counter()
     return _run(instance, Decoding(multistart=multistart, augment=augment, max_starts=max_starts), seed,
-                checkpoint, deadline, threads)
+                checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
 
 
 @register("attention-sample", ("tsp", "cvrp"), "Pair-aware attention policy, multi-start sampling until the "
@@ -72,9 +73,9 @@ def attention_solve(instance, time_limit: float, seed: int = 0, checkpoint: str 
 def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
                            augment: int = 8, rounds: int = 1000, max_starts: int = MAX_STARTS, threads: int = 1):
     """Sampled multi-start decoding, up to ``rounds`` rounds per copy or ~70% of the time limit; the best."""
-    deadline = time.perf_counter() + 0.7 * time_limit
+    start = time.perf_counter()
     how = Decoding(sample=True, augment=augment, samples=rounds, max_starts=max_starts)
-    return _run(instance, how, seed, checkpoint, deadline, threads)
+    return _run(instance, how, seed, checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
 
 
 if improve_tour is not None:
@@ -87,7 +88,7 @@ if improve_tour is not None:
         """``attention``'s solution polished by ``improve_tour`` (TSP) or ``improve_routes`` (CVRP, in-route)."""
         start = time.perf_counter()
         solution, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
-                              start + 0.4 * time_limit, threads)
+                              start + 0.4 * time_limit, start + 0.6 * time_limit, threads)
         left = max(0.0, 0.9 * time_limit - (time.perf_counter() - start))
         if instance.problem == "tsp":
             return [int(v) for v in improve_tour(instance, solution, left, seed)], info

@@ -1,6 +1,9 @@
 """Verification: every installed method's Result on small random instances is feasible with ``cost == evaluate``,
-within its budget; exact methods agree with brute force on tiny instances; adversarial routing instances
-are solved correctly or refused with an ``NcoError``."""
+within its budget; exact methods agree with brute force on tiny instances; adversarial instances of every
+family are solved correctly or refused with an ``NcoError``.
+
+Methods come from ``ncosolve.methods()``, so a newly registered method is checked on every problem it declares;
+a problem kind without a small-instance factory here fails loudly rather than going unchecked."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ncosolve
-from ncosolve.mapf_generators import generate_mapf
-from ncosolve.ndp_generators import dndp_instance, grid_city
+from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong
+from ncosolve.ndp_generators import braess, dndp_instance, grid_city
 
 T = 1.0
 FEW = settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -26,8 +29,12 @@ def _instance(problem: str, size: int, seed: int):
         return ncosolve.generate(problem, 1, size, seed=seed)[0]
     if problem == "mapf":
         return generate_mapf("random", agents=3, seed=seed, size=8)
-    network, _ = grid_city(3, 3, seed=seed)
-    return dndp_instance(network, num_candidates=4, seed=seed)
+    if problem == "mapf-lifelong":
+        return generate_mapf_lifelong("random", agents=3, horizon=16, seed=seed, size=8)
+    if problem == "ndp":
+        network, _ = grid_city(3, 3, seed=seed)
+        return dndp_instance(network, num_candidates=4, seed=seed)
+    pytest.fail(f"no small-instance factory for problem {problem!r}: add one to tests/test_verification.py")
 
 
 def _solve_checked(instance, method: str, time_limit: float = T):
@@ -44,8 +51,7 @@ def _solve_checked(instance, method: str, time_limit: float = T):
     return result
 
 
-METHODS = [(p, m.name) for p in ("tsp", "cvrp", "cvrptw", "mapf", "ndp")
-           for m in ncosolve.methods(p, available_only=True)]
+METHODS = [(p, m.name) for m in ncosolve.methods(available_only=True) for p in m.problems]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,7 +59,7 @@ def _compiled():
     """One untimed solve per method first: numba and jax compile on first use (seen: 2opt 3.7 s on TSP, 25 s on
     CVRP; ndp-exact 3.3 s), which is not what the budget contract measures."""
     for problem, method in METHODS:
-        ncosolve.solve(_instance(problem, 6, 0), method, time_limit=0.5 if problem != "ndp" else 30.0)
+        ncosolve.solve(_instance(problem, 6, 0), method, time_limit=30.0 if problem == "ndp" else 0.5)
 
 
 @pytest.mark.parametrize(("problem", "method"), METHODS, ids=[f"{p}-{m}" for p, m in METHODS])
@@ -92,14 +98,8 @@ def test_mapf_cpsat_matches_cbs(seed):
 def test_ndp_exact_matches_enumeration():
     network, _ = grid_city(3, 3, seed=1)
     inst = dndp_instance(network, num_candidates=4, seed=1)
-    best = np.inf
-    for design in itertools.product((0, 1), repeat=inst.num_candidates):
-        try:
-            best = min(best, ncosolve.evaluate(inst, np.array(design)))
-        except ncosolve.InfeasibleSolution:
-            continue
     result = _solve_checked(inst, "ndp-exact", 30.0)
-    assert result.cost == pytest.approx(best, rel=1e-9)
+    assert result.cost == pytest.approx(_brute_force_ndp(inst), rel=1e-9)
 
 
 def _adversarial():
@@ -125,6 +125,16 @@ def _adversarial():
                                               time_windows=[[0, 100], [0, 100]]), True),
         ("cvrptw-demand-eq-capacity", ncosolve.CVRPTWInstance(coords=line, demands=[0, 5, 5], capacity=5,
                                                               time_windows=[[0, 100], [0, 100], [0, 100]]), True),
+    ]
+    open4 = np.zeros((4, 4), dtype=bool)
+    corridor = np.zeros((1, 3), dtype=bool)
+    out += [
+        ("mapf-one-agent", ncosolve.MAPFInstance(open4, [[0, 0]], [[3, 3]]), False),
+        ("mapf-at-goals", ncosolve.MAPFInstance(open4, [[0, 0], [2, 1]], [[0, 0], [2, 1]]), True),
+        ("mapf-swap-in-corridor", ncosolve.MAPFInstance(corridor, [[0, 0], [0, 2]], [[0, 2], [0, 0]]), False),
+        ("mapf-one-cell", ncosolve.MAPFInstance(np.zeros((1, 1), dtype=bool), [[0, 0]], [[0, 0]]), True),
+        ("ndp-nothing-affordable", braess(with_shortcut=False), True),
+        ("ndp-braess", braess(), False),
     ]
     return out
 
@@ -153,20 +163,85 @@ def _brute_force_vrp(inst) -> float:
 
 
 def _optimum(inst) -> float:
-    """Brute-force optimum of a tiny routing instance."""
+    """Brute-force optimum of a tiny instance (MAPF: only where agents start on their goals)."""
     if inst.problem == "tsp":
         return _brute_force_tsp(inst) if inst.n > 1 else 0.0
+    if inst.problem == "mapf":
+        assert np.array_equal(inst.starts, inst.goals)
+        return 0.0
+    if inst.problem == "ndp":
+        return _brute_force_ndp(inst)
     return _brute_force_vrp(inst)
+
+
+def _brute_force_ndp(inst) -> float:
+    """Lowest equilibrium TTT over every design (those over budget are infeasible)."""
+    best = np.inf
+    for design in itertools.product((0, 1), repeat=inst.num_candidates):
+        try:
+            best = min(best, ncosolve.evaluate(inst, np.array(design)))
+        except ncosolve.InfeasibleSolution:
+            continue
+    return best
+
+
+def _solve_or_report(inst, method: str):
+    """solve() with Result.cost == evaluate() when feasible; None when refused (NcoError) or the method is
+    unusable. Infeasible results are allowed here (instances without a solution). Only hangs are timed: a
+    first call on a new network shape compiles jax inside the budget (budgets: test_budgets.py)."""
+    start = time.perf_counter()
+    try:
+        result = ncosolve.solve(inst, method, time_limit=T, seed=0)
+    except ncosolve.NcoError:
+        return None  # refused clearly (MissingDependency included)
+    elapsed = time.perf_counter() - start
+    assert elapsed <= 30 * T, f"{method} took {elapsed:.2f} s for a {T} s budget"
+    if result.feasible:
+        assert result.cost == ncosolve.evaluate(inst, result.solution)
+    else:
+        assert result.cost == np.inf and result.info.get("infeasible_reason")
+    return result
+
+
+_UNSOLVABLE = {"mapf-swap-in-corridor"}  # no conflict-free paths exist
 
 
 @pytest.mark.parametrize(("label", "inst", "exact", "method"), ADVERSARIAL)
 def test_adversarial_instance_solved_or_refused(label, inst, exact, method):
-    try:
-        result = _solve_checked(inst, method)
-    except ncosolve.NcoError:
-        return  # refused clearly
-    if result is not None and exact:
+    result = _solve_or_report(inst, method)
+    if result is None:
+        return
+    if label in _UNSOLVABLE:
+        assert not result.feasible
+        return
+    assert result.feasible, result.info.get("infeasible_reason")
+    if exact:
         assert result.cost == pytest.approx(_optimum(inst), rel=1e-9, abs=1e-9)
+
+
+def test_exact_mapf_methods_reach_the_single_agent_optimum():
+    inst = ncosolve.MAPFInstance(np.zeros((4, 4), dtype=bool), [[0, 0]], [[3, 3]])
+    for method in ("mapf-cbs", "mapf-cpsat"):
+        result = _solve_checked(inst, method, 5.0)
+        if result is not None:
+            assert result.cost == 6, method
+
+
+def test_disconnected_od_pair_is_refused_by_the_constructors():
+    net_args = dict(num_nodes=3, capacity=[10.0] * 2, free_flow_time=[1.0] * 2, demand=np.array([[0, 5], [0, 0]]))
+    with pytest.raises(ncosolve.InvalidInstance, match="no path"):
+        ncosolve.Network(init=[0, 2], term=[2, 0], **net_args)  # zone 1 unreachable
+    net = ncosolve.Network(init=[0, 2, 2, 1], term=[2, 0, 1, 0], **{**net_args, "capacity": [10.0] * 4,
+                                                                      "free_flow_time": [1.0] * 4})
+    with pytest.raises(ncosolve.InvalidInstance, match="no path"):  # reachable only through a closed candidate
+        ncosolve.NDPInstance(network=net, variant="dndp", candidate_links=np.array([[2, -1]]),
+                             candidate_cost=[1.0], budget=1.0)
+
+
+def test_unreachable_mapf_goal_is_refused_by_the_constructor():
+    wall = np.array([[False, True, False]])
+    with pytest.raises(ncosolve.InvalidInstance, match="cannot reach"):
+        ncosolve.MAPFInstance(wall, [[0, 0]], [[0, 2]])
 
 
 @FEW
