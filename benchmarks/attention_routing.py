@@ -12,8 +12,15 @@ nodes and CVRPLIB set A against their best-known values (generalisation).
 The issue's first-milestone targets (1,000 instances, TSP50 <= 1.5 %, CVRP50 <= 5 %, ...) are printed
 beside the figures; the shipped checkpoints are small CPU-trained models and are far from them.
 
+``--rl4co`` runs instead the side-by-side with rl4co's own POMO (``rl4co-pomo``): for each shipped rl4co
+checkpoint (or ``--rl4co-checkpoint``), the same first ``--n`` test instances, the same reference in the same run,
+``attention`` with its checkpoint of that task (or ``--attention-checkpoint``) and ``rl4co-pomo``, both batched
+multi-start greedy + x8 augmentation, with both training budgets (samples) in the JSON
+(default ``benchmarks/results/attention_vs_rl4co.json``).
+
 Usage: ``python benchmarks/attention_routing.py [--n 20] [--ref-time 1] [--tsplib]
-[--other-sizes tsp100,cvrp50] [--out benchmarks/results/attention_routing.json]``
+[--other-sizes tsp100,cvrp50] [--out benchmarks/results/attention_routing.json]``;
+``python benchmarks/attention_routing.py --rl4co --n 100 [--rl4co-checkpoint P] [--attention-checkpoint P]``
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ import ncosolve.policies.methods  # noqa: F401  (registers the attention methods
 from ncosolve.policies.atsp import generate_atsp
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy, shipped_checkpoints
 from ncosolve.policies.decode import Decoding, decode
+from ncosolve.policies.reinforce import reference_costs
 from ncosolve.registry import get_method
 
 TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0}
 DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"
+RL4CO_OUT = Path(__file__).parent / "results" / "attention_vs_rl4co.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,8 +60,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--other-sizes", default="tsp100,cvrp50",
                         help="comma-separated tasks without their own checkpoint, run with the nearest size")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+    parser.add_argument("--rl4co", action="store_true", help="only the side-by-side with rl4co-pomo")
+    parser.add_argument("--rl4co-checkpoint", type=Path, help="with --rl4co: this rl4co-pomo checkpoint")
+    parser.add_argument("--attention-checkpoint", type=Path, action="append",
+                        help="with --rl4co: this attention checkpoint (repeat for several)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    args.out = args.out or (RL4CO_OUT if args.rl4co else DEFAULT_OUT)
+    return args
 
 
 def reference_method(problem: str) -> str:
@@ -97,6 +112,50 @@ def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
     return row
 
 
+def run_rl4co(args) -> list[dict]:
+    """attention vs rl4co-pomo on the same first n test instances of each rl4co checkpoint's task."""
+    from ncosolve.policies.rl4co_pomo import load_pomo, pomo_decode, read_pomo, shipped_pomo
+
+    pairs = ([(args.rl4co_checkpoint, read_pomo(args.rl4co_checkpoint)[0]["config"])] if args.rl4co_checkpoint
+             else shipped_pomo())
+    rows = []
+    for path, cfg in pairs:
+        problem, size = cfg["problem"], cfg["size"]
+        instances = test_set(problem, "euclidean", size, args.n)
+        ref = reference_method(problem)
+        ref_costs = reference_costs(instances, ref, args.ref_time)  # refuses a reference that found nothing
+        row = {"task": f"{problem}{size}", "instances": len(instances), "reference": ref,
+               "reference_time_s": args.ref_time, "reference_mean_cost": float(ref_costs.mean())}
+        pomo, _ = load_pomo(str(Path(path).resolve()), problem)
+        runs = []
+        for ours in args.attention_checkpoint or [find_checkpoint(instances[0])]:
+            policy, meta = load_policy(ours, problem)
+            runs.append(("attention", ours, meta["training"],
+                         lambda policy=policy: decode(policy, instances, Decoding())[0]))
+        chunks = [instances[lo:lo + 50] for lo in range(0, len(instances), 50)]
+        runs.append(("rl4co-pomo", path, read_pomo(path)[0]["training"],
+                     lambda: [s for chunk in chunks for s in pomo_decode(pomo, cfg, chunk)]))
+        row["methods"] = []
+        for name, ckpt, training, run in runs:
+            with torch.inference_mode():
+                start = time.perf_counter()
+                solutions = run()
+                per_instance = (time.perf_counter() - start) / len(instances)
+            costs = np.array([ncosolve.evaluate(i, s) for i, s in zip(instances, solutions)])
+            row["methods"].append({"method": name, "checkpoint": Path(ckpt).name,
+                                   "training_samples": training.get("samples"),
+                                   "training_wall_s": training.get("wall_s"),
+                                   "training_hardware": training.get("hardware"), "mean_cost": float(costs.mean()),
+                                   "gap_pct": float(100 * np.mean(costs / ref_costs - 1)),
+                                   "ms_per_instance": 1000 * per_instance})
+        rows.append(row)
+        for m in row["methods"]:
+            print(f"{row['task']:7} n={len(instances)} ref={ref} {m['method']:10} {m['checkpoint']:22} "
+                  f"{m['training_samples']:>7} samples  gap {m['gap_pct']:.2f}%  {m['ms_per_instance']:.1f} ms/inst",
+                  flush=True)
+    return rows
+
+
 def run_library() -> list[dict]:
     """Gaps of ``attention`` (nearest-size shipped checkpoint) to best-known values on real instances."""
     rows = []
@@ -116,14 +175,24 @@ def run_library() -> list[dict]:
     return rows
 
 
+def _rl4co_version() -> str | None:
+    """rl4co's version when installed."""
+    try:
+        from importlib.metadata import version
+
+        return version("rl4co")
+    except Exception:  # not installed
+        return None
+
+
 def main(argv=None) -> int:
     """Run every shipped checkpoint, print a table, write the JSON."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     rows = []
-    jobs = [(path, cfg, None) for path, cfg in shipped_checkpoints()]
-    for task in filter(None, args.other_sizes.split(",")):
+    jobs = [] if args.rl4co else [(path, cfg, None) for path, cfg in shipped_checkpoints()]
+    for task in filter(None, "" if args.rl4co else args.other_sizes.split(",")):
         problem, size = task.rstrip("0123456789"), int(task[len(task.rstrip("0123456789")):])
         path = find_checkpoint(ncosolve.generate(problem, 1, size)[0])
         jobs.append((path, load_policy(path)[0].cfg, size))
@@ -135,7 +204,8 @@ def main(argv=None) -> int:
               f"({row['attention_ms_per_instance']:.1f} ms/inst)"
               + ("" if polish is None else f", +2opt {polish:.2f}%")
               + (f", target {row['target_gap_pct']}%" if row["target_gap_pct"] is not None else ""), flush=True)
-    library = run_library() if args.tsplib else []
+    library = run_library() if args.tsplib and not args.rl4co else []
+    side_by_side = run_rl4co(args) if args.rl4co else []
     summary = {}
     for suite in sorted({r["suite"] for r in library}):
         gaps = [r["gap_pct"] for r in library if r["suite"] == suite and r["gap_pct"] is not None]
@@ -147,8 +217,8 @@ def main(argv=None) -> int:
                            "torch_threads": args.threads},
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "load_average_at_end": list(os.getloadavg())},
-              "versions": {"ncosolve": ncosolve.__version__, "torch": torch.__version__},
-              "wall_time_s": time.perf_counter() - started, "generated": rows,
+              "versions": {"ncosolve": ncosolve.__version__, "torch": torch.__version__, "rl4co": _rl4co_version()},
+              "wall_time_s": time.perf_counter() - started, "generated": rows, "attention_vs_rl4co": side_by_side,
               "library_summary": summary, "library": library}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
