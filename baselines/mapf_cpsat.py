@@ -17,9 +17,21 @@ import numpy as np
 from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids, to_positions
 from ncosolve.registry import register
 
+MAX_CELLS = 100_000  # (agent, timestep, cell) literals a model may hold: beyond, CP-SAT's memory runs to GBs
 
-def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
-    """(status, soc, cell ids (agents, horizon+1)) of the SoC-optimal plan with makespan <= ``horizon``."""
+
+def _layer_cells(d_start, d_goal, horizon) -> int:
+    """Literals of the time-expanded model at ``horizon``: cells each agent can be on at each step."""
+    total = 0
+    ok = (d_start >= 0) & (d_goal >= 0)
+    for t in range(horizon + 1):
+        total += int(np.count_nonzero(ok & (d_start <= t) & (d_goal <= horizon - t)))
+    return total
+
+
+def _solve_horizon(nbr, d_start, d_goal, goals, horizon, deadline, seed):
+    """(status, soc, cell ids (agents, horizon+1)) of the SoC-optimal plan with makespan <= ``horizon``;
+    "unknown" when ``deadline`` (a perf_counter value) passes, building the model included."""
     from ortools.sat.python import cp_model
 
     n = len(goals)
@@ -27,6 +39,8 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
     at: list[list[dict[int, object]]] = []  # at[a][t][v] = literal "agent a on v at t"
     move: dict[tuple[int, int, int, int], object] = {}
     for a in range(n):
+        if time.perf_counter() > deadline:
+            return "unknown", None, None
         layers = []
         for t in range(horizon + 1):
             cells = np.flatnonzero((d_start[a] >= 0) & (d_start[a] <= t) & (d_goal[a] >= 0)
@@ -35,6 +49,8 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
             model.AddExactlyOne(layers[t].values())
         at.append(layers)
         for t in range(horizon):
+            if time.perf_counter() > deadline:
+                return "unknown", None, None
             incoming: dict[int, list] = {v: [] for v in layers[t + 1]}
             for u, lit_u in layers[t].items():
                 outs = []
@@ -48,6 +64,8 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
                 model.Add(sum(outs) == lit_u)
             for v, ins in incoming.items():
                 model.Add(sum(ins) == layers[t + 1][v])
+    if time.perf_counter() > deadline:
+        return "unknown", None, None
     for t in range(horizon + 1):
         by_cell: dict[int, list] = {}
         for a in range(n):
@@ -75,7 +93,10 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
                 cost_terms.append(1 - done[t])
     model.Minimize(sum(cost_terms))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return "unknown", None, None
+    solver.parameters.max_time_in_seconds = left
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     status = solver.Solve(model)
@@ -86,8 +107,13 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, time_limit, seed):
     return ("optimal" if status == cp_model.OPTIMAL else "feasible"), int(round(solver.ObjectiveValue())), ids
 
 
+def _import_cp_sat(instance) -> None:
+    """Import CP-SAT (it loads pandas: seconds on a busy machine), a one-time cost outside the budget."""
+    from ortools.sat.python import cp_model  # noqa: F401
+
+
 @register("mapf-cpsat", ("mapf",), "exact CP-SAT model on the time-expanded graph (tiny instances)",
-          requires=("ortools",), default_time_limit=30.0, strength=0)
+          requires=("ortools",), default_time_limit=30.0, strength=0, prepare=_import_cp_sat)
 def solve_cpsat(instance, time_limit: float = 30.0, seed: int = 0):
     """SoC-optimal paths (agents, T+1, 2); ``info["optimal"]`` says whether optimality was proved in time.
     None if no solution was found in time."""
@@ -104,7 +130,13 @@ def solve_cpsat(instance, time_limit: float = 30.0, seed: int = 0):
     horizon = int(d.max())
     best, proved = None, False
     while time.perf_counter() < deadline:
-        status, soc, ids = _solve_horizon(nbr, d_start, d_goal, goals, horizon, deadline - time.perf_counter(), seed)
+        cells = _layer_cells(d_start, d_goal, horizon)
+        if cells > MAX_CELLS:
+            reason = f"the time-expanded model at horizon {horizon} needs {cells:,} cell literals (limit {MAX_CELLS:,})"
+            if best is None:
+                return None, {"reason": f"CP-SAT is for tiny instances: {reason}"}
+            break
+        status, soc, ids = _solve_horizon(nbr, d_start, d_goal, goals, horizon, deadline, seed)
         if status == "infeasible":
             horizon = horizon + max(1, horizon // 2)
             continue

@@ -14,7 +14,7 @@ import time
 import numba
 import numpy as np
 
-from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids, to_positions
+from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance, _bfs_many, neighbor_table, to_ids, to_positions
 from ncosolve.registry import register
 
 
@@ -280,8 +280,17 @@ def _lifelong(instance, seed: int):
     return to_positions(out.T, w), {}
 
 
+def prepare_pibt(instance) -> None:
+    """Compile the numba kernels (grid tables, BFS, PIBT steps) on a 2x2 instance of the same kind."""
+    grid = np.zeros((2, 2), dtype=bool)
+    if instance.problem == "mapf-lifelong":
+        _lifelong(MAPFLifelongInstance(grid, [(0, 0)], [[(1, 1), (0, 0)]], horizon=3), 0)
+    else:
+        _oneshot(MAPFInstance(grid, [(0, 0)], [(1, 1)]), 5.0, 0, None)
+
+
 @register("mapf-pibt", ("mapf", "mapf-lifelong"), "PIBT: priority inheritance with backtracking, one step at a time",
-          default_time_limit=10.0, strength=1)
+          default_time_limit=10.0, strength=1, prepare=prepare_pibt)
 def solve_pibt(instance, time_limit: float = 10.0, seed: int = 0, max_steps: int | None = None):
     """PIBT paths (agents, T+1, 2). One-shot: until every agent is on its goal (None if ``max_steps`` or the
     time limit comes first). Lifelong: the instance's horizon."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ncosolve.baselines.ndp_exact import DesignScorer
 from ncosolve.errors import NcoError
-from ncosolve.problems.network import bpr_times
+from ncosolve.problems.network import bpr_times, prepare_equilibrium
 from ncosolve.registry import register
 
 TANGENT_RATIOS = np.linspace(0.0, 3.0, 16)  # initial tangent points, as flow / capacity
@@ -146,7 +146,7 @@ class SORelaxation:
 
 
 @register("ndp-sorb", ("ndp",), "system-optimum relaxation branch and bound (OR-Tools SCIP MIP bound, designs "
-          "checked at user equilibrium)", default_time_limit=300.0, strength=15)
+          "checked at user equilibrium)", default_time_limit=300.0, strength=15, prepare=prepare_equilibrium)
 def ndp_sorb(instance, time_limit: float, seed: int = 0, rel_tol: float = 1e-4):
     """Best design at true UE found by the SORB loop within ``time_limit``; optimal (``info["complete"]``) once
     the SO bound is within ``rel_tol`` of it.

@@ -16,6 +16,8 @@ class Method:
     ``requires`` lists import names of optional dependencies and ``extra`` the pip extra providing them.
     ``default_time_limit`` applies when ``solve`` gets ``time_limit=None`` (None: the method needs no budget).
     ``strength`` orders methods for ``method="auto"`` (higher is stronger).
+    ``prepare(instance)`` does the one-time work a budget should not pay (imports, JIT compilation for the
+    instance's shapes); ``solve`` runs it before starting the clock and reports its seconds as ``prepare_s``.
     """
 
     name: str
@@ -26,6 +28,7 @@ class Method:
     extra: str | None = None
     default_time_limit: float | None = None
     strength: int = 0
+    prepare: Callable | None = None
 
     @property
     def available(self) -> bool:
@@ -44,12 +47,13 @@ _METHODS: dict[str, Method] = {}
 
 
 def register(name: str, problems: tuple[str, ...], description: str, *, requires: tuple[str, ...] = (),
-             extra: str | None = None, default_time_limit: float | None = None, strength: int = 0):
-    """Decorator registering ``fn`` as method ``name`` for the given problem kinds."""
+             extra: str | None = None, default_time_limit: float | None = None, strength: int = 0,
+             prepare: Callable | None = None):
+    """Decorator registering ``fn`` as method ``name`` for the given problem kinds (fields: see ``Method``)."""
 
     def deco(fn: Callable) -> Callable:
         _METHODS[name] = Method(name, fn, tuple(problems), description, tuple(requires), extra,
-                                default_time_limit, strength)
+                                default_time_limit, strength, prepare)
         return fn
 
     return deco

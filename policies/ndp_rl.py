@@ -20,6 +20,7 @@ from torch import nn
 from ncosolve.policies.checkpoint import load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model)
+from ncosolve.problems.network import prepare_equilibrium
 from ncosolve.registry import register
 
 SHIPPED = SHIPPED_DIR / "policy_synthetic.pt"
@@ -99,7 +100,7 @@ def _cached(path: str):
 
 @register("ndp-rl", ("ndp",), "RL policy (GNN over the network, REINFORCE) adding candidates one at a time in the "
           "NetworkDesign env; greedy rollout, then sampled ones until the time limit", default_time_limit=30.0,
-          strength=5)
+          strength=5, prepare=prepare_equilibrium)
 def ndp_rl(instance, time_limit: float, seed: int = 0, checkpoint=None, samples: int = 16):
     """The best of one greedy and up to ``samples`` sampled rollouts of the policy within ``time_limit``.
     ``checkpoint``: a policy file (default: the shipped one, trained on synthetic cities)."""

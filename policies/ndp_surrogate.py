@@ -26,6 +26,7 @@ from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.checkpoint import load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model, static_link_features)
+from ncosolve.problems.network import prepare_equilibrium
 from ncosolve.registry import register
 
 SHIPPED = SHIPPED_DIR / "surrogate_synthetic.pt"
@@ -157,7 +158,8 @@ class SurrogateFitness:
 
 
 @register("ndp-surrogate-ga", ("ndp",), "GA with a GNN surrogate of equilibrium flows as fitness; the best "
-          "designs re-scored at true user equilibrium", default_time_limit=60.0, strength=25)
+          "designs re-scored at true user equilibrium", default_time_limit=60.0, strength=25,
+          prepare=prepare_equilibrium)
 def ndp_surrogate_ga(instance, time_limit: float, seed: int = 0, checkpoint=None, population: int = 32,
                      elite: int = 2, mutation: float | None = None, search_share: float = 0.25, stall: int = 30,
                      screen_share: float = 0.6, screen_tol: float = 3e-3, final: int = 3):

@@ -75,6 +75,14 @@ def test_cbs_refuses_many_agents():
     assert not res.feasible and "at most 10" in res.info["reason"]
 
 
+def test_cpsat_refuses_models_too_large_for_memory_at_once():
+    inst = ncosolve.read_instance(SCEN, agents=30)  # ~360,000 cell literals: GBs of CP-SAT model
+    start = time.perf_counter()
+    res = ncosolve.solve(inst, "mapf-cpsat", time_limit=30)
+    assert not res.feasible and "tiny instances" in res.info["reason"] and "cell literals" in res.info["reason"]
+    assert time.perf_counter() - start < 5
+
+
 @pytest.mark.parametrize("path,agents", [("random-32-32-10-random-1.scen", 400),
                                          ("warehouse-10-20-10-2-1.map", 1000)])
 def test_lacam_and_pibt_scale(path, agents):
