@@ -22,6 +22,7 @@ from ncosolve.errors import InvalidInstance
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import SHIPPED, CheckpointError, _version, instance_size
 from ncosolve.policies.decode import route_counts, to_solution
+from ncosolve.policies.methods import MAX_STARTS
 from ncosolve.registry import register
 
 FORMAT = "ncosolve-rl4co-pomo/1"
@@ -134,8 +135,10 @@ def to_tensordict(instances):
                        "capacity": torch.ones(len(instances), 1)}, batch_size=[len(instances)])
 
 
-def pomo_decode(policy, cfg: dict, instances, augment: int = 8) -> list:
+def pomo_decode(policy, cfg: dict, instances, augment: int = 8, max_starts: int | None = None) -> list:
     """rl4co multi-start greedy on ``augment`` dihedral copies; the best trajectory per instance as a solution.
+
+    ``max_starts`` caps the start nodes (rl4co takes the first ones), so large instances stay tractable.
 
     For a CVRP with a fleet cap (``num_vehicles``) a trajectory within the cap beats any over it.
     """
@@ -145,7 +148,7 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8) -> list:
     problem = instances[0].problem
     env = make_env(problem, instance_size(instances[0]), capacity=1.0)  # demands come already divided
     td = env.reset(to_tensordict(instances))
-    starts = env.get_num_starts(td)
+    starts = min(env.get_num_starts(td), max_starts or env.get_num_starts(td))
     if augment > 1:
         td = StateAugmentation(num_augment=augment, augment_fn="dihedral8", first_aug_identity=True)(td)
     out = policy(td, env, phase="test", decode_type="multistart_greedy", num_starts=starts, return_actions=True)
@@ -163,8 +166,9 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8) -> list:
           "multi-start greedy + x8 augmentation; shipped checkpoint of the nearest size (Euclidean only)",
           requires=("rl4co",), extra="rl4co", default_time_limit=10.0, strength=0)
 def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
-                     threads: int = 1):
-    """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size)."""
+                     max_starts: int = MAX_STARTS, threads: int = 1):
+    """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size), in one batched
+    pass: the time limit is not checked inside it (``max_starts`` and ``augment`` bound its work)."""
     if not uses_coords(instance):
         raise InvalidInstance(f"rl4co-pomo: {instance.name or 'instance'} has no planar coordinates "
                               f"({instance.edge_weight_type or 'explicit matrix'}); rl4co's POMO is Euclidean only")
@@ -175,7 +179,8 @@ def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str
     try:
         torch.manual_seed(seed)
         with torch.inference_mode():
-            solution = pomo_decode(policy, cfg, [instance], augment)[0]
+            solution = pomo_decode(policy, cfg, [instance], augment, max_starts)[0]
     finally:
         torch.set_num_threads(before)
-    return solution, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}", "augment": augment}
+    return solution, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}", "augment": augment,
+                      "multistart": min(instance_size(instance), max_starts)}
