@@ -29,8 +29,9 @@ def test_shipped_checkpoints_are_small_and_record_their_budget():
 def test_nearest_size_checkpoint_is_chosen():
     assert find_checkpoint(ncosolve.generate("tsp", 1, 45)[0]).name == "tsp50.pt"
     assert find_checkpoint(ncosolve.generate("tsp", 1, 30)[0]).name == "tsp20.pt"
-    assert find_checkpoint(ncosolve.generate("tsp", 1, 500)[0]).name == "tsp50.pt"
-    assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp20.pt"
+    assert find_checkpoint(ncosolve.generate("tsp", 1, 500)[0]).name == "tsp100.pt"
+    assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp50.pt"
+    assert find_checkpoint(ncosolve.generate("cvrp", 1, 30)[0]).name == "cvrp20.pt"
     assert find_checkpoint(generate_atsp(1, 20)[0]).name == "atsp20.pt"
     # explicit distances with display coordinates: the policy reads the matrix, so the matrix checkpoint
     shown = ncosolve.TSPInstance(coords=[[0, 0], [1, 0], [0, 1]], dist=[[0, 2, 3], [1, 0, 2], [3, 1, 0]],
