@@ -126,15 +126,14 @@ class MAPFCore:
         """POGEMA-style local windows plus absolute positions and the action mask."""
         r, k = self.r, 2 * self.r + 1
         n = len(self.pos)
-        offs = np.arange(k)
-        rows = self.pos[:, 0, None, None] + offs[None, :, None]
-        cols = self.pos[:, 1, None, None] + offs[None, None, :]
+        windows = np.lib.stride_tricks.sliding_window_view  # k x k views, gathered per agent (no index grids)
+        rows, cols = self.pos[:, 0], self.pos[:, 1]
         obs = np.zeros((n, 3, k, k), dtype=np.float32)
-        obs[:, 0] = self.padded[rows, cols]
+        obs[:, 0] = windows(self.padded, (k, k))[rows, cols]
         occupied = np.zeros_like(self.padded)
         act = self.pos[self.active]
         occupied[act[:, 0] + r, act[:, 1] + r] = True
-        obs[:, 1] = occupied[rows, cols]
+        obs[:, 1] = windows(occupied, (k, k))[rows, cols]
         obs[self.active, 1, r, r] = 0.0  # the agent itself is not "another agent"
         rel = np.clip(self.goals - self.pos, -r, r) + r
         obs[np.arange(n), 2, rel[:, 0], rel[:, 1]] = 1.0

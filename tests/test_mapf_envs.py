@@ -67,6 +67,16 @@ def test_random_play_is_conflict_free_and_masked():
     r = env.obs_radius
     assert obs["obs"].shape == (24, 3, 2 * r + 1, 2 * r + 1)
     assert np.all(obs["obs"][:, 2].sum(axis=(1, 2)) == 1)  # the target (or its projection) is always shown
+    # every window, cell by cell: obstacles (outside the map counts as obstacle) and the other agents
+    grid, pos = inst.grid, obs["xy"]
+    for i, (row, col) in enumerate(pos):
+        for dr in range(-r, r + 1):
+            for dc in range(-r, r + 1):
+                y, x = row + dr, col + dc
+                inside = 0 <= y < grid.shape[0] and 0 <= x < grid.shape[1]
+                assert obs["obs"][i, 0, dr + r, dc + r] == (not inside or grid[y, x])
+                other = inside and (dr or dc) and np.any(np.all(pos == (y, x), axis=1))
+                assert obs["obs"][i, 1, dr + r, dc + r] == bool(other)
 
 
 def test_replaying_lacam_reproduces_evaluate():
