@@ -253,7 +253,7 @@ def _cvrp1000():
 # name -> (instance loader, method, time limit in s, ceiling on the process's peak RSS in MiB)
 MEMORY_CASES: dict[str, tuple[Callable, str, float, int]] = {
     "tsp10000-mcts": (_tsp10000, "mcts", 20.0, 2048),
-    "cvrp1000-attention": (_cvrp1000, "attention", 10.0, 4096),
+    "cvrp1000-attention": (_cvrp1000, "attention", 10.0, 2048),
 }
 
 
