@@ -25,9 +25,10 @@ from rich.table import Table
 import ncosolve
 from ncosolve import leaderboard as lb
 from ncosolve.benchmarks import best_known, get_suite, instance_size, load_benchmark, suites
-from ncosolve.errors import MissingDependency, NcoError
+from ncosolve.errors import InfeasibleSolution, MissingDependency, NcoError
 from ncosolve.io import read_instance, read_solution, write_solution
 from ncosolve.io.writers import FILE_SOLUTIONS
+from ncosolve.problems import evaluate
 from ncosolve.registry import methods as registered_methods
 from ncosolve.store import ResultStore
 
@@ -161,6 +162,8 @@ def solve(
     """
     inst = load_instance(instance)
     options = parse_options(option)
+    if output is not None and output.suffix not in (".json", ".sol", ".tour"):
+        raise NcoError(f"--output {output}: write a solution as .json (any problem) or .sol / .tour (routing)")
     if output is not None and output.suffix in (".sol", ".tour") and inst.problem not in FILE_SOLUTIONS:
         raise NcoError(f"--output {output}: .sol / .tour hold routing solutions; save a {inst.problem} solution "
                        "as .json")
@@ -437,6 +440,10 @@ def plot(
     sol, name = load_solution_file(solution)
     if name is not None and inst.name is not None and name != inst.name:
         raise NcoError(f"{solution} is a solution of {name!r}, not of {inst.name!r}")
+    try:
+        evaluate(inst, sol)
+    except InfeasibleSolution as exc:
+        raise NcoError(f"{solution} is not a feasible solution of {inst.name or 'this instance'}: {exc}") from None
     if output is not None:
         save_plot(inst, sol, output, title=title)
         typer.echo(f"wrote {output}", err=True)

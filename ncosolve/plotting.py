@@ -9,6 +9,7 @@ display), so plotting works headless and never changes the user's backend.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -78,6 +79,13 @@ def check_plottable(instance, path: str | os.PathLike | None = None) -> None:
         raise NcoError(f"cannot plot {problem or type(instance).__name__!r} solutions")
     if path is not None and str(path).lower().endswith(".gif") and problem not in MAPF:
         raise NcoError(f"{path}: a .gif animates MAPF paths; draw a {problem} solution as .png, .svg or .pdf")
+    if path is not None and not str(path).lower().endswith(".gif"):
+        import matplotlib.figure
+
+        suffix = Path(path).suffix.lower().lstrip(".")
+        supported = matplotlib.figure.Figure().canvas.get_supported_filetypes()
+        if suffix not in supported:
+            raise NcoError(f"{path}: unsupported image format {suffix!r}; use one of {', '.join(sorted(supported))}")
 
 
 def can_plot(instance) -> bool:

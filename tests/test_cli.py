@@ -164,6 +164,10 @@ def matrix_tsp_file(tmp_path_factory):
     (("solve", "tsplib:eil51", "-m", "test-identity", "--time-limit", "-1"), "time_limit must be a positive number"),
     (("solve", "tsplib:eil51", "--no-such-flag"), "No such option: --no-such-flag"),
     (("solve", "MATRIX", "-m", "test-identity", "--plot", "x.png"), "distance matrix only"),
+    (("solve", "tsplib:eil51", "-m", "test-identity", "--plot", "x.xyz"), "unsupported image format 'xyz'"),
+    (("solve", "tsplib:eil51", "-m", "test-identity", "--output", "x.xyz"), "write a solution as .json"),
+    (("solve", "."), "is a directory, not an instance file"),
+    (("plot", "tsplib:eil51", "--solution", "PARTIAL", "-o", "x.png"), "not a feasible solution of eil51"),
     (("methods", "--problem", "no-such-problem"), "no method solves 'no-such-problem'"),
     (("leaderboard", "--suite", "no-such-suite"), "unknown benchmark 'no-such-suite'"),
     (("leaderboard", "--suite", "test-tiny", "--methods", "ortools,no-such-method"), "unknown method"),
@@ -173,7 +177,8 @@ def matrix_tsp_file(tmp_path_factory):
     (("leaderboard", "no-such-subcommand"), "No such command"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message, plugin_dir, matrix_tsp_file, tmp_path):
-    args = tuple(str(matrix_tsp_file) if a == "MATRIX" else a for a in args)
+    (tmp_path / "partial.json").write_text("[0, 1]")  # two nodes of a 51-node tour
+    args = tuple({"MATRIX": str(matrix_tsp_file), "PARTIAL": str(tmp_path / "partial.json")}.get(a, a) for a in args)
     proc = ncosolve_cli(*args, plugin_dir=plugin_dir, cwd=tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -313,7 +318,7 @@ def test_network_design_solution_plots_its_flows(tmp_path):
     assert proc.returncode == 2 and "animations are of MAPF paths" in proc.stderr
     out_json.write_text(json.dumps({"instance": "Braess-dndp", "solution": [1, 0]}))
     proc = ncosolve_cli("plot", "ndp-synthetic:Braess-dndp", "--solution", str(out_json), "-o", str(png))
-    assert proc.returncode == 2 and "expected a 0/1 vector of 1 entries" in proc.stderr
+    assert proc.returncode == 2 and "expected 1 entries" in proc.stderr
 
 
 def test_plot_paths_draws_one_line_per_agent_and_rejects_bad_shapes():

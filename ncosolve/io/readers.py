@@ -34,6 +34,8 @@ def read_instance(path: str | os.PathLike, **options):
     Raises ``InvalidInstance`` for a missing, unreadable or malformed file, naming the problem.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInstance(f"{path}: is a directory, not an instance file")
     if not path.is_file():
         raise InvalidInstance(f"{path}: no such file")
     head = _head(path)
