@@ -16,6 +16,8 @@ Protocol
   design any of them found.
 - ``la``: NDP-LA on SiouxFalls (every link, 2 lanes below the median capacity and 4 above, budget 0.5):
   ``ndp-ga`` (true UE) and ``ndp-surrogate-ga`` at equal wall time ``--la-time``, and ``ndp-rl`` beside them.
+- ``la-ema``: the same on Eastern-Massachusetts (EMA, 258 links) with the shipped surrogate and policy, both
+  trained on synthetic cities only (no EMA-trained model exists).
 - ``aequilibrae``: UE throughput at relative gap 1e-4 on the first ``--aeq-designs`` designs of SF_DNDP_10_1:
   ``equilibrium_batch`` (one by one, the CPU default) against AequilibraE's bi-conjugate Frank-Wolfe (one core)
   run by ``benchmarks/aequilibrae_peer.py`` in its own venv (``--aeq-python``); wall and CPU seconds, and the
@@ -25,7 +27,7 @@ of the package: ``python scripts/train_ndp_surrogate.py --source ../shared/data 
 the shipped policy (trained on synthetic cities only).
 Data is read from ``../shared/data/{tntp,dndp}``; each part is skipped with a message when absent.
 
-Usage: ``python benchmarks/network_design.py [--parts ue,throughput,dndp,sga10,dndp20,la,aequilibrae] [--instances 1]
+Usage: ``python benchmarks/network_design.py [--parts ue,throughput,dndp,sga10,dndp20,la,la-ema,aequilibrae] [--instances 1]
 [--time-limit 10] [--sga-fraction 0.04] [--instances20 3] [--time-limit20 20] [--la-time 30]
 [--aeq-designs 32] [--aeq-python /work/venvs/aequilibrae/bin/python] [--surrogate /work/runs/ndp/surrogate_siouxfalls.pt]
 [--out benchmarks/results/network_design.json]``.
@@ -148,9 +150,10 @@ def dndp20(instances: int, time_limit: float, surrogate: str) -> list[dict]:
     return rows
 
 
-def lane_addition(la_time: float, surrogate: str) -> list[dict]:
-    """NDP-LA on SiouxFalls at budget 0.5: GA over true UE vs surrogate GA at equal wall time, and ndp-rl."""
-    inst = lane_addition_instance(read_tntp(DATA / "tntp" / "SiouxFalls_net.tntp"), budget_ratio=0.5)
+def lane_addition(la_time: float, surrogate: str | None, network: str = "SiouxFalls") -> list[dict]:
+    """NDP-LA on ``network`` at budget 0.5: GA over true UE vs surrogate GA at equal wall time, and ndp-rl
+    (``surrogate`` None: the shipped one, trained on synthetic cities)."""
+    inst = lane_addition_instance(read_tntp(DATA / "tntp" / f"{network}_net.tntp"), budget_ratio=0.5)
     base = ncosolve.evaluate(inst, np.zeros(inst.num_candidates))
     runs = [ncosolve.solve(inst, method="ndp-ga", time_limit=la_time),
             ncosolve.solve(inst, method="ndp-surrogate-ga", time_limit=la_time, checkpoint=surrogate),
@@ -237,6 +240,8 @@ def main() -> None:
         report["dndp20"] = dndp20(args.instances20, args.time_limit20, args.surrogate)
     if "la" in learned:
         report["la"] = lane_addition(args.la_time, args.surrogate)
+    if "la-ema" in parts:
+        report["la_ema"] = lane_addition(args.la_time, None, "EMA")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.is_file() else {}  # parts not re-run keep their last results
