@@ -33,6 +33,7 @@ def test_nearest_size_checkpoint_is_chosen():
     assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp50.pt"
     assert find_checkpoint(ncosolve.generate("cvrp", 1, 30)[0]).name == "cvrp20.pt"
     assert find_checkpoint(generate_atsp(1, 20)[0]).name == "atsp20.pt"
+    assert find_checkpoint(generate_atsp(1, 60)[0]).name == "atsp50.pt"
     # explicit distances with display coordinates: the policy reads the matrix, so the matrix checkpoint
     shown = ncosolve.TSPInstance(coords=[[0, 0], [1, 0], [0, 1]], dist=[[0, 2, 3], [1, 0, 2], [3, 1, 0]],
                                  edge_weight_type="EXPLICIT")
