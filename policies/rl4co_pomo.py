@@ -9,9 +9,6 @@ solution whose cost ``solve()`` takes from ``evaluate()``. rl4co is imported onl
 
 from __future__ import annotations
 
-import json
-import pickle
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +17,8 @@ import torch
 
 from ncosolve.errors import InvalidInstance
 from ncosolve.policies.batch import uses_coords
-from ncosolve.policies.checkpoint import SHIPPED, CheckpointError, _version, instance_size
+from ncosolve.policies.checkpoint import (SHIPPED, CheckpointError, instance_size, load_weights, read_checkpoint,
+                                          write_checkpoint)
 from ncosolve.policies.decode import route_counts, to_solution
 from ncosolve.policies.methods import MAX_STARTS
 from ncosolve.registry import register
@@ -54,37 +52,16 @@ def make_policy(cfg: dict):
 
 
 def save_pomo(policy: torch.nn.Module, cfg: dict, path, training: dict | None = None) -> Path:
-    """Write an rl4co policy's weights with its config and training budget."""
+    """Write an rl4co policy's weights with its config and training budget (and the rl4co version)."""
     import rl4co
 
-    meta = {"format": FORMAT, "ncosolve_version": _version(), "rl4co_version": rl4co.__version__,
-            "config": cfg, "training": training or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"meta": json.dumps(meta), "state_dict": policy.state_dict()}, path)
-    return path
+    training = {**(training or {}), "rl4co_version": rl4co.__version__}
+    return write_checkpoint(path, FORMAT, cfg, policy.state_dict(), training)
 
 
 def read_pomo(path) -> tuple[dict, dict]:
     """(meta, state_dict) of an rl4co-pomo checkpoint, or CheckpointError saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: corrupt or not a torch.save archive")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: refused or corrupt ({str(exc).splitlines()[0]})") \
-            from None
-    try:
-        meta = json.loads(payload["meta"])
-        state = payload["state_dict"]
-    except (TypeError, KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: no readable meta/state_dict") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-    return meta, state
+    return read_checkpoint(path, FORMAT, "an rl4co-pomo checkpoint")
 
 
 def shipped_pomo() -> list[tuple[Path, dict]]:
@@ -109,13 +86,7 @@ def load_pomo(path: str, problem: str):
     if cfg.get("problem") != problem:
         raise CheckpointError(f"rl4co-pomo checkpoint {path}: trained for {cfg.get('problem')!r}, "
                               f"cannot solve {problem!r}")
-    policy = make_policy(cfg)
-    try:
-        policy.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"rl4co-pomo checkpoint {path}: weights do not fit its config "
-                              f"({str(exc)[:200]})") from None
-    return policy.eval(), cfg
+    return load_weights(make_policy(cfg), state, path), cfg
 
 
 def to_tensordict(instances):
@@ -162,9 +133,14 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8, max_starts: int 
     return [to_solution(problem, actions[i, best[i]].numpy()) for i in range(len(instances))]
 
 
+def _import_rl4co(instance) -> None:
+    """Import rl4co's policy module (seconds: lightning, tensordict), a one-time cost outside the budget."""
+    from rl4co.models.zoo.am import AttentionModelPolicy  # noqa: F401
+
+
 @register("rl4co-pomo", ("tsp", "cvrp"), "rl4co's POMO (its attention model, REINFORCE with shared baseline), "
           "multi-start greedy + x8 augmentation; shipped checkpoint of the nearest size (Euclidean only)",
-          requires=("rl4co",), extra="rl4co", default_time_limit=10.0, strength=0)
+          requires=("rl4co",), extra="rl4co", default_time_limit=10.0, strength=0, prepare=_import_rl4co)
 def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
                      max_starts: int = MAX_STARTS, threads: int = 1):
     """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size), in one batched
