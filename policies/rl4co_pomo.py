@@ -150,6 +150,8 @@ def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str
                               f"({instance.edge_weight_type or 'explicit matrix'}); rl4co's POMO is Euclidean only")
     path = Path(checkpoint) if checkpoint is not None else find_pomo(instance)
     policy, cfg = load_pomo(str(path.resolve()), instance.problem)
+    if instance.n < 2:  # rl4co's instance norm needs two nodes; one node has one solution
+        return ([0] if instance.problem == "tsp" else []), {"checkpoint": path.name, "trivial": True}
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
