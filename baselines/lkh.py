@@ -125,10 +125,13 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10):
         return min(tours, key=instance.path_length), {"status": "trivial"}
     scale, exact = integer_scale(instance, LKH_MAX_VALUE)
     matrix = to_int(instance.distance_matrix(), scale)
+    info = {"scale": scale, "exact_scaling": exact, "runs": runs}
+    if time.perf_counter() - start >= time_limit:  # starting LKH now could only overrun
+        return None, {**info, "status": "no time left for LKH's preprocessing after building the distance matrix"}
     lkh_seed = seed % (2**31 - 1) + 1  # LKH reads SEED = 0 as "seed from the clock"
     tour, reason = run_lkh(matrix, runs, lkh_seed, finish_by=start + time_limit - _FINISH_EARLY_S,
                            kill_at=start + 1.05 * time_limit + 0.1)  # 0.4 s left to reap it
-    info = {"scale": scale, "exact_scaling": exact, "runs": runs, "lkh_seed": lkh_seed}
+    info["lkh_seed"] = lkh_seed
     if tour is None:
         info["status"] = reason
         return None, info

@@ -133,10 +133,18 @@ def test_lkh_rejects_bad_runs(eil51):
 def test_lkh_is_stopped_when_its_preprocessing_overruns():
     # LKH's preprocessing of 3000 nodes takes seconds and ignores the limit: the child must be killed.
     inst = ncosolve.TSPInstance(coords=np.random.default_rng(1).uniform(size=(3000, 2)))
+    inst.distance_matrix()  # built before the clock, so the budget goes to LKH's child (building it takes ~0.2-0.8 s)
     result = ncosolve.solve(inst, "lkh", time_limit=0.5)
     assert within_budget(result, 0.5), result.runtime_s
     assert result.solution is None and not result.feasible
     assert "preprocessing" in result.info["status"]
+
+
+def test_lkh_does_not_start_when_building_the_matrix_used_the_budget():
+    inst = ncosolve.TSPInstance(coords=np.random.default_rng(2).uniform(size=(3000, 2)))
+    result = ncosolve.solve(inst, "lkh", time_limit=0.01)  # the 3000 x 3000 matrix alone takes longer
+    assert result.solution is None and "no time left" in result.info["status"]
+    assert within_budget(result, 0.01), result.runtime_s
 
 
 # --- OR-Tools --------------------------------------------------------------------------------------
