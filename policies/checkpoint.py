@@ -71,6 +71,14 @@ def read_checkpoint(path, fmt: str = FORMAT, what: str = "an attention policy") 
     return meta, payload["state_dict"]
 
 
+def read_config(cls, meta: dict, path):
+    """``cls(**meta["config"])``, or CheckpointError when the stored config does not fit this ncosolve's ``cls``."""
+    try:
+        return cls(**meta["config"])
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+
+
 def load_weights(model: torch.nn.Module, state: dict, path) -> torch.nn.Module:
     """``model`` with ``state`` loaded, in eval mode; CheckpointError if the weights do not fit its config."""
     try:
@@ -88,10 +96,7 @@ def save_policy(policy: AttentionPolicy, path, training: dict | None = None) -> 
 def load_policy(path, problem: str | None = None) -> tuple[AttentionPolicy, dict]:
     """The policy stored at ``path`` (eval mode) and its meta; ``problem`` checks what it was trained for."""
     meta, state = read_checkpoint(path)
-    try:
-        cfg = PolicyConfig(**meta["config"])
-    except TypeError as exc:
-        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    cfg = read_config(PolicyConfig, meta, path)
     if problem is not None and cfg.problem != problem:
         raise CheckpointError(f"checkpoint {path}: trained for {cfg.problem!r}, cannot solve {problem!r}")
     return load_weights(AttentionPolicy(cfg), state, path), meta

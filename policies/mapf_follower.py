@@ -31,7 +31,7 @@ from torch import nn
 
 import ncosolve.errors
 from ncosolve.envs.mapf import MAPFCore
-from ncosolve.policies.checkpoint import CheckpointError, load_weights, read_checkpoint, write_checkpoint
+from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
 from ncosolve.problems.mapf import MOVES, neighbor_table
 
 FORMAT = "ncosolve-mapf-follower/1"
@@ -255,10 +255,7 @@ def load_follower(path=None) -> tuple[FollowerNet, dict]:
     Raises CheckpointError for a missing, corrupt or unsafe file, or one that is not a Follower checkpoint."""
     path = Path(SHIPPED if path is None else path)
     meta, state = read_checkpoint(path, FORMAT, "a MAPF Follower policy")
-    try:
-        cfg = FollowerConfig(**meta["config"])
-    except TypeError as exc:
-        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    cfg = read_config(FollowerConfig, meta, path)
     return load_weights(FollowerNet(cfg), state, path), meta
 
 

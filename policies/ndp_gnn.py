@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import ncosolve.errors
-from ncosolve.policies.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from ncosolve.policies.checkpoint import CheckpointError, read_checkpoint, read_config, write_checkpoint
 
 FORMAT = "ncosolve-ndp-gnn/1"
 SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "ndp"
@@ -134,10 +134,7 @@ def save_model(model: nn.Module, cfg: GNNConfig, path, training: dict | None = N
 def read_model(path, kind: str) -> tuple[GNNConfig, dict, dict]:
     """(config, meta, state_dict) of a network-design checkpoint of ``kind``, or CheckpointError saying why not."""
     meta, state = read_checkpoint(path, FORMAT, "a network-design GNN")
-    try:
-        cfg = GNNConfig(**meta["config"])
-    except TypeError as exc:
-        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    cfg = read_config(GNNConfig, meta, path)
     if cfg.kind != kind:
         raise CheckpointError(f"checkpoint {path}: a network-design {cfg.kind!r} model, expected a {kind!r} one")
     return cfg, meta, state

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import ncosolve.errors
-from ncosolve.policies.checkpoint import CheckpointError, load_weights, read_checkpoint, write_checkpoint
+from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
 
 FORMAT = "ncosolve-tsp-gnn/1"
 SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "tsp_gnn" / "tsp_gnn.pt"
@@ -213,10 +213,7 @@ def load_gnn(path) -> tuple[TSPGNN, dict]:
     """The model stored at ``path`` (eval mode) and its meta; CheckpointError for a missing, corrupt,
     unsafe or foreign file."""
     meta, state = read_checkpoint(path, FORMAT, "a TSP GNN heatmap checkpoint")
-    try:
-        cfg = GNNConfig(**meta["config"])
-    except TypeError as exc:
-        raise CheckpointError(f"checkpoint {path}: config does not match this ncosolve ({exc})") from None
+    cfg = read_config(GNNConfig, meta, path)
     return load_weights(TSPGNN(cfg), state, path), meta
 
 
