@@ -2,6 +2,7 @@
 
     python scripts/train_mapf.py --minutes 35 --threads 1
     python scripts/train_mapf.py --resume runs/mapf__ppo__0__<time>      # continue where it stopped
+    python scripts/train_mapf.py --init ncosolve/data/checkpoints/mapf/follower.pt   # fine-tune the shipped one
 
 Every update: ``rollout`` joint steps of ``envs`` lifelong episodes (each a random ``size`` x ``size`` map,
 obstacle density U[0.1, 0.3], ``agents_min``..``agents_max`` agents), then PPO epochs. Every block of
@@ -27,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from ncosolve.mapf_generators import generate_mapf_lifelong
-from ncosolve.policies.mapf_follower import FollowerConfig, FollowerNet, save_follower
+from ncosolve.policies.mapf_follower import FollowerConfig, FollowerNet, load_follower, save_follower
 from ncosolve.policies.mapf_ppo import PPOConfig, VecFollower, collect, make_instances, ppo_update, throughput
 
 
@@ -61,6 +62,8 @@ class Args:
     """parent directory of the run directory"""
     resume: str = ""
     """run directory to continue"""
+    init: str = ""
+    """Follower checkpoint whose weights (and network config) this run starts from"""
 
 
 def parse() -> tuple[Args, FollowerConfig, PPOConfig]:
@@ -98,7 +101,15 @@ def main() -> None:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    init_training: dict = {}
+    if args.init:  # on --resume only the record is needed: the weights come from train_state.pt
+        start, meta = load_follower(args.init)
+        init_training = {"init": Path(args.init).name, "init_training": meta["config"].get("training", {})}
+        if state is None:
+            fcfg = dataclasses.replace(start.cfg, training={})
     net = FollowerNet(fcfg)
+    if args.init and state is None:
+        net.load_state_dict(start.state_dict())
     optimizer = torch.optim.Adam(net.parameters(), lr=pcfg.lr, eps=1e-5)
     counters = {"update": 0, "samples": 0, "train_s": 0.0, "best": -1.0}
     if state is not None:
@@ -140,7 +151,8 @@ def main() -> None:
                          "updates": counters["update"], "wall_minutes": round(counters["train_s"] / 60, 1),
                          "hardware": hardware(args.threads), "maps": f"{args.kind} {args.size}x{args.size}, "
                          f"density U[0.1, 0.3], {args.agents_min}-{args.agents_max} agents, lifelong",
-                         "val_throughput_random20_a32": entry["val_throughput"], "seed": args.seed}
+                         "val_throughput_random20_a32": entry["val_throughput"], "seed": args.seed,
+                         **init_training}
         net.cfg = fcfg
         save_follower(net, run / "policy.pt")
         if tp > counters["best"]:
