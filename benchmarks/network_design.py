@@ -4,6 +4,10 @@ Protocol
 - ``ue``: ``ncosolve.equilibrium`` (BFW) on SiouxFalls and Anaheim at relative gaps 1e-5 and 1e-6; reports
   TTT and Beckmann relative errors against the data README's best-known values, iterations and the
   second-call wall time (the first call includes JIT compilation, reported separately).
+- ``large``: UE of seeded synthetic grid cities of ``--large-sides`` (every node a zone, gravity demand; 24
+  x 24 is 2,208 links and 576 zones) at relative gap ``--large-tol``, with each all-or-nothing loader:
+  Dijkstra on the host (the CPU default for such networks) and the pure-JAX Bellman-Ford sweeps (run only
+  up to ``--large-bf-links`` links: they take minutes beyond); second-call wall time and iterations.
 - ``throughput``: designs per second of ``equilibrium_batch`` on the 1,024 designs of SF_DNDP_10_1 at gap
   1e-4 (vectorised with vmap and one-by-one).
 - ``dndp``: on the SF_DNDP_10_* instances (budget 0.5 of the total cost, SiouxFalls demand) the enumerated
@@ -27,8 +31,8 @@ of the package: ``python scripts/train_ndp_surrogate.py --source ../shared/data 
 the shipped policy (trained on synthetic cities only).
 Data is read from ``../shared/data/{tntp,dndp}``; each part is skipped with a message when absent.
 
-Usage: ``python benchmarks/network_design.py [--parts ue,throughput,dndp,sga10,dndp20,la,la-ema,aequilibrae] [--instances 1]
-[--time-limit 10] [--sga-fraction 0.04] [--instances20 3] [--time-limit20 20] [--la-time 30]
+Usage: ``python benchmarks/network_design.py [--parts ue,large,throughput,dndp,sga10,dndp20,la,la-ema,aequilibrae] [--instances 1]
+[--large-sides 16,24,32] [--large-tol 1e-4] [--time-limit 10] [--sga-fraction 0.04] [--instances20 3] [--time-limit20 20] [--la-time 30]
 [--aeq-designs 32] [--aeq-python /work/venvs/aequilibrae/bin/python] [--surrogate /work/runs/ndp/surrogate_siouxfalls.pt]
 [--out benchmarks/results/network_design.json]``.
 """
@@ -50,7 +54,7 @@ from ncosolve.baselines import ndp_exact, ndp_ga, ndp_greedy, ndp_sorb  # noqa: 
 from ncosolve.baselines.ndp_exact import all_designs
 from ncosolve.equilibrium import equilibrium, equilibrium_batch
 from ncosolve.io.tntp import read_dndp, read_tntp
-from ncosolve.ndp_generators import lane_addition_instance
+from ncosolve.ndp_generators import grid_city, lane_addition_instance
 from ncosolve.policies import ndp_rl, ndp_surrogate  # noqa: F401  (register the learned methods)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -73,6 +77,25 @@ def ue_accuracy() -> list[dict]:
                          "beckmann_rel_err": res.beckmann / beck - 1, "seconds": time.perf_counter() - tick,
                          "first_call_seconds": first})
             print(rows[-1])
+    return rows
+
+
+def large(sides: list[int], tol: float, bf_links: int) -> list[dict]:
+    """UE time on grid cities of a few thousand links, Dijkstra vs Bellman-Ford all-or-nothing loading."""
+    rows = []
+    for side in sides:
+        net, _ = grid_city(side, side, seed=0)
+        for paths in ("dijkstra", "bellman-ford"):
+            if paths == "bellman-ford" and net.num_links > bf_links:
+                continue
+            equilibrium(net, tol=1.0, paths=paths)  # compile for this topology
+            tick = time.perf_counter()
+            res = equilibrium(net, tol=tol, paths=paths)
+            sec = time.perf_counter() - tick
+            rows.append({"network": net.name, "links": net.num_links, "zones": net.num_zones, "paths": paths,
+                         "tol": tol, "gap": res.relative_gap, "iterations": res.iterations, "tstt": res.tstt,
+                         "seconds": sec, "ms_per_iteration": 1000 * sec / max(res.iterations, 1)})
+            print(rows[-1], flush=True)
     return rows
 
 
@@ -205,17 +228,22 @@ def main() -> None:
     parser.add_argument("--instances20", type=int, default=3)
     parser.add_argument("--time-limit20", type=float, default=20.0)
     parser.add_argument("--la-time", type=float, default=30.0)
+    parser.add_argument("--large-sides", default="16,24,32")
+    parser.add_argument("--large-tol", type=float, default=1e-4)
+    parser.add_argument("--large-bf-links", type=int, default=1000)
     parser.add_argument("--surrogate", default="/work/runs/ndp/surrogate_siouxfalls.pt")
     parser.add_argument("--aeq-designs", type=int, default=32)
     parser.add_argument("--aeq-python", default="/work/venvs/aequilibrae/bin/python")
     parser.add_argument("--out", default="benchmarks/results/network_design.json")
     args = parser.parse_args()
-    if not (DATA / "tntp" / "SiouxFalls_net.tntp").is_file():
-        print(f"skipped: TransportationNetworks data not found in {DATA / 'tntp'}")
-        return
     parts = args.parts.split(",")
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
               "jax": jax.__version__, "backend": jax.default_backend()}
+    if "large" in parts:  # synthetic networks: needs no data
+        report["large"] = large([int(v) for v in args.large_sides.split(",")], args.large_tol, args.large_bf_links)
+    if not (DATA / "tntp" / "SiouxFalls_net.tntp").is_file():
+        print(f"skipped every part but 'large': TransportationNetworks data not found in {DATA / 'tntp'}")
+        parts = []
     if "ue" in parts:
         report["ue"] = ue_accuracy()
     if "throughput" in parts:

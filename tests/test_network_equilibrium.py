@@ -18,14 +18,18 @@ needs_tntp = pytest.mark.skipif(not (TNTP / "SiouxFalls_net.tntp").is_file(),
                                 reason=f"TransportationNetworks data not found in {TNTP} (academic licence: not shipped)")
 
 
-def test_braess_equilibrium_with_and_without_the_shortcut():
+PATHS = pytest.mark.parametrize("paths", ["bellman-ford", "dijkstra"])
+
+
+@PATHS
+def test_braess_equilibrium_with_and_without_the_shortcut(paths):
     inst = braess()
-    with_link = equilibrium(inst.network, tol=1e-10)
+    with_link = equilibrium(inst.network, tol=1e-10, paths=paths)
     np.testing.assert_allclose(with_link.flows, [4, 2, 2, 2, 4], atol=1e-6)
     np.testing.assert_allclose(with_link.times, [40, 52, 52, 12, 40], atol=1e-5)
     assert with_link.tstt == pytest.approx(552.0, rel=1e-8)  # every trip 92
     cap, is_open = inst.link_arrays(np.array([[0]]))
-    without = equilibrium_batch(inst.network, cap, is_open, tol=1e-10)
+    without = equilibrium_batch(inst.network, cap, is_open, tol=1e-10, paths=paths)
     np.testing.assert_allclose(without.flows[0], [3, 3, 3, 0, 3], atol=1e-6)
     assert without.tstt[0] == pytest.approx(498.0, rel=1e-8)  # every trip 83
 
@@ -59,24 +63,52 @@ def test_batch_equals_single_solves_and_does_not_retrace():
     assert _solve_one._cache_size() <= cache_one + 1  # at most the one new network topology above
 
 
-def test_through_traffic_ban_reroutes_around_zone():
+def test_dijkstra_and_bellman_ford_load_the_same_flows():
+    # random link costs (no ties), some links closed, through traffic banned at the first zones
+    import jax
+    import jax.numpy as jnp
+
+    from ncosolve.equilibrium.dijkstra import all_or_nothing_dijkstra
+    from ncosolve.equilibrium.shortest_paths import all_or_nothing
+    from ncosolve.equilibrium.solver import topology
+    from ncosolve.problems.network import Network
+    base, _ = grid_city(5, 5, seed=2)
+    net = Network(num_nodes=base.num_nodes, init=base.init, term=base.term, capacity=base.capacity,
+                  free_flow_time=base.free_flow_time, demand=base.demand[:8, :8], first_thru_node=4)
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        topo = topology(net)
+        for _ in range(3):
+            cost = jnp.asarray(np.where(rng.random(net.num_links) < 0.15, np.inf, rng.uniform(1, 2, net.num_links)))
+            demand = jnp.asarray(net.demand)
+            sweeps, heap = all_or_nothing(topo, cost, demand), jax.jit(all_or_nothing_dijkstra)(topo, cost, demand)
+            np.testing.assert_allclose(np.asarray(heap[0]), np.asarray(sweeps[0]), rtol=1e-12, atol=1e-9)
+            assert float(heap[1]) == pytest.approx(float(sweeps[1]), rel=1e-12)  # shortest-path travel time
+            assert float(heap[2]) == pytest.approx(float(sweeps[2]), rel=1e-12)  # demand with no open path
+    with pytest.raises(InvalidInstance, match="paths"):
+        equilibrium(net, paths="floyd")
+
+
+@PATHS
+def test_through_traffic_ban_reroutes_around_zone(paths):
     # zone 0 -> zone 2 with a cheap path through zone 1 and a dear one through node 3
     from ncosolve.problems.network import Network
     kw = dict(num_nodes=4, init=[0, 1, 0, 3], term=[1, 2, 3, 2], capacity=[10.0] * 4,
               free_flow_time=[1.0, 1.0, 5.0, 5.0], demand=np.array([[0, 0, 4.0], [0, 0, 0], [0, 0, 0]]))
-    assert equilibrium(Network(**kw)).flows == pytest.approx([4, 4, 0, 0])
-    assert equilibrium(Network(**kw, first_thru_node=3)).flows == pytest.approx([0, 0, 4, 4])
+    assert equilibrium(Network(**kw), paths=paths).flows == pytest.approx([4, 4, 0, 0])
+    assert equilibrium(Network(**kw, first_thru_node=3), paths=paths).flows == pytest.approx([0, 0, 4, 4])
     with pytest.raises(InvalidInstance, match="no path"):
         Network(**{**kw, "init": [0, 1], "term": [1, 2], "capacity": [1.0, 1.0], "free_flow_time": [1.0, 1.0]},
                 first_thru_node=3)
 
 
+@PATHS
 @needs_tntp
-def test_siouxfalls_matches_best_known():
+def test_siouxfalls_matches_best_known(paths):
     net = read_tntp(TNTP / "SiouxFalls_net.tntp")
     assert (net.num_nodes, net.num_links, net.num_zones) == (24, 76, 24)
     assert net.demand.sum() == pytest.approx(360600.0)
-    res = equilibrium(net, tol=1e-6)
+    res = equilibrium(net, tol=1e-6, paths=paths)
     assert res.relative_gap <= 1e-6
     assert res.tstt == pytest.approx(7_480_225.34, rel=1e-4)
     assert res.beckmann == pytest.approx(4_231_335.29, rel=1e-6)

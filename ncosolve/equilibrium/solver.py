@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncosolve.equilibrium.bpr import beckmann, link_time_slopes, link_times
+from ncosolve.equilibrium.dijkstra import all_or_nothing_dijkstra
 from ncosolve.equilibrium.shortest_paths import all_or_nothing
 from ncosolve.equilibrium.types import EquilibriumResult, Scenario, Topology, UEState
 from ncosolve.errors import InvalidInstance
@@ -25,6 +26,8 @@ ALGORITHMS = {"fw": 0, "cfw": 1, "bfw": 2}  # how many previous targets a direct
 LINE_SEARCH_STEPS = 48                      # bisection halvings: step size resolved to 2**-48
 RESTART_STEP = 1.0 - 1e-7                   # a full step ends the conjugate sequence (directions degenerate)
 MAX_CHUNK = 64                              # designs per compiled batch; bigger batches run in chunks
+HOST_PATHS_FROM = 20_000                    # zones x links from which "auto" loads by Dijkstra on a CPU host
+LOADERS = {"bellman-ford": all_or_nothing, "dijkstra": all_or_nothing_dijkstra}  # see _loader
 
 
 def _safe_div(num, den):
@@ -65,17 +68,18 @@ def _target(topo, scen, state, aon, depth):
     return jnp.where(depth == 0, aon, jnp.where(depth == 1, cfw, bfw))
 
 
-def solve_scenario(topo: Topology, scen: Scenario, tol, max_iter, conjugacy: int):
+def solve_scenario(topo: Topology, scen: Scenario, tol, max_iter, conjugacy: int, paths: str = "bellman-ford"):
     """UE of one scenario; returns (flows, times, tstt, beckmann, relative_gap, iterations, unserved demand)."""
+    load = LOADERS[paths]
     free_cost = jnp.where(scen.is_open, topo.free_flow_time, jnp.inf)
-    x0, _, unserved = all_or_nothing(topo, free_cost, scen.demand)
+    x0, _, unserved = load(topo, free_cost, scen.demand)
     state = UEState(x0, x0, x0, jnp.ones(()), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                     jnp.array(jnp.inf), jnp.zeros(()), jnp.array(False))
 
     def step(state):
         x = state.flows
         times = link_times(topo, scen, x)
-        aon, sptt, _ = all_or_nothing(topo, jnp.where(scen.is_open, times, jnp.inf), scen.demand)
+        aon, sptt, _ = load(topo, jnp.where(scen.is_open, times, jnp.inf), scen.demand)
         tstt = jnp.dot(times, x)
         gap = (tstt - sptt) / tstt
         done = (gap <= tol) | (state.iteration >= max_iter)
@@ -97,12 +101,12 @@ def solve_scenario(topo: Topology, scen: Scenario, tol, max_iter, conjugacy: int
             unserved)
 
 
-_solve_one = jax.jit(solve_scenario, static_argnames=("conjugacy",))
+_solve_one = jax.jit(solve_scenario, static_argnames=("conjugacy", "paths"))
 
 
-@partial(jax.jit, static_argnames=("conjugacy",))
-def _solve_many(topo, scens, tol, max_iter, conjugacy):
-    return jax.vmap(lambda s: solve_scenario(topo, s, tol, max_iter, conjugacy))(scens)
+@partial(jax.jit, static_argnames=("conjugacy", "paths"))
+def _solve_many(topo, scens, tol, max_iter, conjugacy, paths):
+    return jax.vmap(lambda s: solve_scenario(topo, s, tol, max_iter, conjugacy, paths))(scens)
 
 
 _TOPOLOGIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -125,12 +129,26 @@ def _conjugacy(algorithm: str) -> int:
     return ALGORITHMS[algorithm]
 
 
+def _loader(paths: str, network) -> str:
+    """The all-or-nothing loader. ``"auto"`` takes Dijkstra on the host when JAX runs on a CPU and the network
+    is not tiny (zones x links >= ``HOST_PATHS_FROM``; it settles each node once per origin, where the sweeps
+    touch every link once per hop: 10x faster on a 960-link, 256-zone grid), else the pure-JAX Bellman-Ford
+    sweeps (no host round trip: faster on SiouxFalls, and vmapped batches stay on an accelerator)."""
+    if paths == "auto":
+        big = network.num_zones * network.num_links >= HOST_PATHS_FROM
+        return "dijkstra" if big and jax.default_backend() == "cpu" else "bellman-ford"
+    if paths not in LOADERS:
+        raise InvalidInstance(f"paths: {paths!r} is not one of {['auto', *LOADERS]}")
+    return paths
+
+
 def _check_served(unserved) -> None:
     if np.any(np.asarray(unserved) > 0):
         raise InvalidInstance("demand: some OD demand has no open path in this network (design)")
 
 
-def equilibrium(network, tol: float = 1e-5, max_iter: int = 10_000, algorithm: str = "bfw") -> EquilibriumResult:
+def equilibrium(network, tol: float = 1e-5, max_iter: int = 10_000, algorithm: str = "bfw",
+                paths: str = "auto") -> EquilibriumResult:
     """User equilibrium of ``network`` to relative gap ``tol`` (TNTP definition: (TSTT - SPTT) / TSTT).
 
     Parameters
@@ -139,18 +157,19 @@ def equilibrium(network, tol: float = 1e-5, max_iter: int = 10_000, algorithm: s
     tol : stop once the relative gap is at most this.
     max_iter : stop after this many iterations whatever the gap (check ``relative_gap``).
     algorithm : ``"bfw"`` (bi-conjugate Frank-Wolfe, default), ``"cfw"`` (conjugate) or ``"fw"``.
+    paths : shortest paths of the all-or-nothing step: ``"auto"``, ``"dijkstra"`` (host) or ``"bellman-ford"``.
     """
-    conj = _conjugacy(algorithm)
+    conj, paths = _conjugacy(algorithm), _loader(paths, network)
     topo = topology(network)
     with jax.enable_x64(True):
         scen = Scenario(jnp.asarray(network.capacity), jnp.ones(network.num_links, bool), jnp.asarray(network.demand))
-        out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj))
+        out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
     _check_served(out[6])
     return EquilibriumResult(out[0], out[1], float(out[2]), float(out[3]), float(out[4]), int(out[5]))
 
 
 def equilibrium_batch(network, capacity=None, is_open=None, demand=None, tol: float = 1e-5, max_iter: int = 10_000,
-                      algorithm: str = "bfw", vectorize: bool | None = None) -> EquilibriumResult:
+                      algorithm: str = "bfw", vectorize: bool | None = None, paths: str = "auto") -> EquilibriumResult:
     """User equilibria of many variants of ``network``: per-design link ``capacity`` (B, L), ``is_open`` (B, L)
     bool and/or ``demand`` (B, Z, Z); omitted ones are the network's own. Every result field has a leading
     batch axis.
@@ -160,7 +179,7 @@ def equilibrium_batch(network, capacity=None, is_open=None, demand=None, tol: fl
     vmapped loop runs until its slowest design converges, which on a CPU costs more than it saves, so there
     the designs go one by one through the same compiled single-design solver.
     """
-    conj = _conjugacy(algorithm)
+    conj, paths = _conjugacy(algorithm), _loader(paths, network)
     sizes = [np.shape(a)[0] for a in (capacity, is_open, demand) if a is not None]
     if not sizes or len(set(sizes)) != 1:
         raise InvalidInstance("equilibrium_batch: give capacity, is_open and/or demand with one common batch size")
@@ -183,11 +202,11 @@ def equilibrium_batch(network, capacity=None, is_open=None, demand=None, tol: fl
             width = min(MAX_CHUNK, 1 << (stop - start - 1).bit_length())
             rows = np.minimum(np.arange(start, start + width), stop - 1)  # pad by repeating the last design
             scens = Scenario(jnp.asarray(cap[rows]), jnp.asarray(opn[rows]), jnp.asarray(dem[rows]))
-            out = jax.device_get(_solve_many(topo, scens, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj))
+            out = jax.device_get(_solve_many(topo, scens, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
             outs.append([np.asarray(a)[: stop - start] for a in out])
         for row in range(0 if vectorize else count):
             scen = Scenario(jnp.asarray(cap[row]), jnp.asarray(opn[row]), jnp.asarray(dem[row]))
-            out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj))
+            out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
             outs.append([np.asarray(a)[None] for a in out])
     out = [np.concatenate(parts) for parts in zip(*outs)]
     _check_served(out[6])
