@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ncosolve.policies.batch import RoutingBatch, dihedral, from_instances, transform
-from ncosolve.policies.model import AttentionPolicy, Encoded
+from ncosolve.policies.model import AttentionPolicy, Encoded, EncoderTimeout
 from ncosolve.policies.state import RouteState
 
 
@@ -115,7 +115,9 @@ def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed:
     does it keep the best overall, which ``evaluate`` then reports as over the fleet.
     With a ``deadline`` (a ``time.perf_counter()`` value) copies are encoded and run one at a time, round-robin
     over the sampling rounds, and stop once it has passed (after at least one). Past ``cutoff`` (another such
-    value, normally after ``deadline``) a rollout finishes its trajectories without the network (``rollout``).
+    value, normally after ``deadline``) a rollout finishes its trajectories without the network (``rollout``),
+    and an encoding that would end past it is not started or given up (``AttentionPolicy.encode``): the
+    instances of that chunk then keep what earlier copies found, possibly nothing (solution None).
     """
     policy.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -138,7 +140,10 @@ def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed:
                     break
                 g = step % len(groups)
                 if encoded[g] is None:
-                    encoded[g] = policy.encode(groups[g])
+                    try:
+                        encoded[g] = policy.encode(groups[g], cutoff)
+                    except EncoderTimeout:
+                        break
                 length, actions, _ = rollout(policy, groups[g], how.multistart, how.sample, encoded[g], generator,
                                              how.max_starts, cutoff)
                 _keep_best(base.problem, part, length, actions, solutions, lengths, [fleets[i] for i in part],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode
@@ -55,6 +56,11 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff
         solutions, lengths = decode(policy, [instance], how, seed=seed, deadline=deadline, cutoff=cutoff)
     info.update({"multistart": how.multistart, "augment": how.augment if uses_coords(instance) else 1,
                  "decode": "sampling" if how.sample else "greedy", "policy_cost": float(lengths[0])})
+    if solutions[0] is None:  # the encoder could not finish within the budget: build without the network
+        info["fallback"] = "nearest neighbour (the encoder would have overrun the time limit)"
+        if instance.problem == "tsp":
+            return [int(v) for v in nearest_neighbor_tour(instance)], info
+        return nearest_neighbor_routes(instance), info
     return solutions[0], info
 
 

@@ -8,12 +8,19 @@ coordinates help) and matrix instances such as the asymmetric TSP (where only di
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from ncosolve.policies.batch import NODE_FEATURES, RoutingBatch
+
+LAYER_COST = 1.5  # an encoder layer costs at most about this many step-bias MLPs (measured 0.6-1.3 at N = 783)
+
+
+class EncoderTimeout(Exception):
+    """``encode`` stopped: its next layer would end past the deadline it was given."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +107,26 @@ class AttentionPolicy(nn.Module):
         self.step_bias = PairBias(cfg.bias_hidden, cfg.heads + 1)  # glimpse heads + pointer
         self.glimpse_out = nn.Linear(d, d, bias=False)
 
-    def encode(self, batch: RoutingBatch) -> Encoded:
-        """Node embeddings and the decoder's precomputed keys/values."""
+    def encode(self, batch: RoutingBatch, deadline: float | None = None) -> Encoded:
+        """Node embeddings and the decoder's precomputed keys/values.
+
+        With a ``deadline`` (a ``time.perf_counter()`` value), EncoderTimeout as soon as the next layer is
+        predicted to end past it: each layer is costed from the last one timed (the first from the O(N^2)
+        step-bias MLP), so a large instance under a small budget is given up on early, not finished late.
+        """
         pair = torch.stack([batch.dist, batch.dist.transpose(1, 2)], dim=-1)
+        tick = time.perf_counter()
+        step_bias = self.step_bias(pair)
+        layer_s = LAYER_COST * (time.perf_counter() - tick)
         h = self.embed(batch.nodes)
         for layer in self.layers:
+            tick = time.perf_counter()
+            if deadline is not None and tick + layer_s > deadline:
+                raise EncoderTimeout
             h = layer(h, pair)
+            layer_s = time.perf_counter() - tick
         gk, gv, lk = self.project(h).chunk(3, dim=-1)
-        return Encoded(h, gk, gv, lk, self.graph(h.mean(1)), self.step_bias(pair))
+        return Encoded(h, gk, gv, lk, self.graph(h.mean(1)), step_bias)
 
     def logits(self, enc: Encoded, batch: RoutingBatch, first, last, left, mask) -> torch.Tensor:
         """Masked log-probabilities (B, P, N) of the next node for every trajectory."""

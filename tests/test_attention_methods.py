@@ -77,9 +77,10 @@ def test_sampling_keeps_to_the_time_limit_and_is_seeded(eil51):
 def test_two_opt_polish_never_worsens(eil51):
     a32 = next(i for i in ncosolve.load_benchmark("cvrplib-A") if i.name == "A-n32-k5")
     for inst, optimum in ((eil51, 426), (a32, 784)):
-        greedy = ncosolve.solve(inst, "attention", time_limit=10)
         polished = ncosolve.solve(inst, "attention+2opt", time_limit=5)
-        assert polished.feasible and optimum <= polished.cost <= greedy.cost
+        # against the policy's own solution before polishing (a greedy run with more augmented copies in the
+        # same time may find a better start under load, so it is not the yardstick)
+        assert polished.feasible and optimum <= polished.cost <= polished.info["policy_cost"] + 1e-9
         assert polished.runtime_s <= 1.1 * 5 + 0.5
 
 

@@ -20,7 +20,8 @@ _SPEC.loader.exec_module(reliability)
 
 CASES = {label: (problem, load) for label, problem, load in reliability.BUDGET_CASES}
 SAMPLE = [("ortools", "eil51"), ("lkh", "eil51"), ("pyvrp", "R201"), ("pyvrp", "X-n979-k58"),
-          ("ortools", "X-n979-k58"), ("attention", "X-n101-k25"), ("attention-sample", "eil51"),
+          ("ortools", "X-n979-k58"), ("attention", "X-n101-k25"), ("attention", "X-n979-k58"),
+          ("attention-sample", "eil51"),
           ("mapf-prioritized", "warehouse-a20")]
 
 
@@ -51,12 +52,30 @@ def test_burners_stop_with_the_block():
 
 
 def test_a_passed_cutoff_still_returns_complete_solutions():
-    """Past the cutoff, decoding finishes the shortest partial trajectory by nearest feasible node (no network)."""
-    from ncosolve.policies.decode import Decoding, decode
+    """Past the cutoff, a rollout finishes the shortest partial trajectory by nearest feasible node (no network)."""
+    from ncosolve.policies.batch import from_instances
+    from ncosolve.policies.decode import rollout, to_solution
     from ncosolve.policies.methods import _policy
 
     instances = [ncosolve.generate("cvrp", 1, 30, seed=1)[0], ncosolve.generate("tsp", 1, 30, seed=1)[0]]
     for inst in instances:
         policy, _ = _policy(inst, None)
-        solutions, lengths = decode(policy, [inst], Decoding(augment=2), deadline=0.0, cutoff=0.0)
-        assert ncosolve.evaluate(inst, solutions[0]) == pytest.approx(lengths[0])
+        batch = from_instances([inst])
+        length, actions, _ = rollout(policy, batch, True, False, policy.encode(batch), deadline=0.0)
+        assert length.shape == (1, 1)
+        solution = to_solution(inst.problem, actions[0, 0].numpy())
+        assert ncosolve.evaluate(inst, solution) == pytest.approx(float(length[0, 0]))
+
+
+def test_an_encoder_that_would_overrun_is_not_run():
+    """An encoding predicted to end past the cutoff is given up; the methods then build without the network."""
+    from ncosolve.policies.decode import Decoding, decode
+    from ncosolve.policies.methods import _policy
+
+    inst = ncosolve.generate("tsp", 1, 300, seed=2)[0]
+    policy, _ = _policy(inst, None)
+    solutions, lengths = decode(policy, [inst], Decoding(augment=2), deadline=0.0, cutoff=0.0)
+    assert solutions == [None] and lengths[0] == float("inf")
+    for method in ("attention", "attention-sample", "attention+2opt"):
+        result = ncosolve.solve(inst, method=method, time_limit=0.001)
+        assert result.feasible and result.info["fallback"].startswith("nearest neighbour")
