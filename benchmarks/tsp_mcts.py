@@ -17,13 +17,18 @@ interpreter and imported libraries, about 280 MiB before any search, more with t
 - ``tsplib``: the shipped TSPLIB instances of 400-2400 nodes, ``--methods`` (default mcts, ortools, lkh
   with ``--lkh-runs`` runs) at ``--budget`` s each: per-instance gap to the proven optimum, mean gaps,
   and the ratio of each method's mean gap to mcts' (OR-Tools' / mcts' is the issue's >= 5x target).
+- ``tune``: the search parameters behind ``default_params(n)``, chosen on generated uniform instances
+  (``ncosolve.generate``, seed 4242, never the test sets): ``--tune-instances`` instances of 500 and 1,000
+  cities and ``--tune-instances-10k`` of 10,000 at ``--budget-500/1000/10000`` s, each configuration of
+  ``TUNE_GRID`` (overrides of the current defaults), reporting the mean length and its excess over the best
+  configuration of that size.
 - ``speed``: k-opt actions per second and peak memory of ``mcts`` and ``mcts-gnn`` on the first
   instance of tsp1000-fu and of tsp10000-fu, ``--budget`` s each; the setup (k-NN lists, heatmap,
   GNN inference) is reported apart.
 
-Usage: ``python benchmarks/tsp_mcts.py --part suites|heatmaps|tsplib|speed [--instances 8] [--all]
+Usage: ``python benchmarks/tsp_mcts.py --part suites|heatmaps|tsplib|tune|speed [--instances 8] [--all]
 [--instances-10k 2] [--budget-500 5] [--budget-1000 10] [--budget-10000 30] [--budget 5]
-[--methods ...] [--heatmaps softdist,knn-prior,gnn,all-zero] [--lkh-runs 1] [--processes 2] [--out FILE]``
+[--tune-instances 4] [--tune-instances-10k 1] [--methods ...] [--heatmaps softdist,knn-prior,gnn,all-zero] [--lkh-runs 1] [--processes 2] [--out FILE]``
 (default output ``benchmarks/results/tsp_mcts_<part>.json``).
 """
 
@@ -47,11 +52,23 @@ import ncosolve
 import ncosolve.search
 from ncosolve.benchmarks import best_known, data_dir, load_benchmark
 from ncosolve.registry import methods
+from ncosolve.search.mcts import default_params
 from ncosolve.search.suites import SETS, reference_mean
 
 RESULTS = Path(__file__).parent / "results"
 DENSE_METHODS = ("ortools", "lkh", "2opt")  # baselines that build an n x n matrix: not run at 10000 nodes
-PARTS = ("suites", "heatmaps", "tsplib", "speed")
+PARTS = ("suites", "heatmaps", "tsplib", "tune", "speed")
+TUNE_SEED = 4242  # generated tuning instances: a seed no test set uses
+TUNE_GRID = {  # overrides of default_params(n) tried by --part tune
+    "defaults": {},
+    "restart after 0.02 n": {"restart_factor": 0.02},
+    "restart after 0.2 n": {"restart_factor": 0.2},
+    "kick window 25": {"kick_window": 25},
+    "kick window 100": {"kick_window": 100},
+    "7 candidates": {"candidates": 7},
+    "alpha 0.3": {"alpha": 0.3},
+    "published restart (sample, 10 n)": {"restart": "sample", "restart_factor": 10.0},
+}
 DEFAULT_METHODS = {"suites": "mcts,mcts-knn,ortools", "tsplib": "mcts,ortools,lkh", "speed": "mcts,mcts-gnn"}
 
 
@@ -65,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget-500", type=float, default=5.0, help="seconds per 500-city instance")
     parser.add_argument("--budget-1000", type=float, default=10.0, help="seconds per 1000-city instance")
     parser.add_argument("--budget-10000", type=float, default=30.0, help="seconds per 10000-city instance")
+    parser.add_argument("--tune-instances", type=int, default=4, help="generated 500/1000-city instances for tune")
+    parser.add_argument("--tune-instances-10k", type=int, default=1, help="generated 10000-city instances for tune "
+                        "(0 skips that size)")
     parser.add_argument("--budget", type=float, default=5.0, help="seconds per instance for tsplib and speed")
     parser.add_argument("--methods", default="", help="comma-separated methods; unregistered ones are skipped "
                         f"(default by part: {DEFAULT_METHODS})")
@@ -217,6 +237,32 @@ def part_tsplib(args) -> dict:
                     "mean gap / mcts mean gap (only when the method solved every instance)"}
 
 
+def part_tune(args) -> dict:
+    """Each configuration of TUNE_GRID on generated uniform instances of each size."""
+    plan = [(500, args.tune_instances, args.budget_500), (1000, args.tune_instances, args.budget_1000),
+            (10000, args.tune_instances_10k, args.budget_10000)]
+    rows = []
+    for size, count, budget in plan:
+        if count < 1:
+            continue
+        instances = ncosolve.generate("tsp", count, size, seed=TUNE_SEED + size)
+        sized = []
+        for label, options in TUNE_GRID.items():
+            results, _, wall = solve_group(instances, "mcts", budget, args.processes, options)
+            sized.append({"n": size, "config": label, "options": options, "instances": count, "budget_s": budget,
+                          "mean_length": round(statistics.fmean(r.cost for r in results), 4),
+                          "actions_per_s": round(statistics.fmean(r.info["actions_per_s"] for r in results)),
+                          "wall_s": wall})
+            print(sized[-1], flush=True)
+        best = min(row["mean_length"] for row in sized)
+        for row in sized:
+            row["excess_over_best_pct"] = round(100.0 * (row["mean_length"] / best - 1.0), 3)
+        rows.extend(sized)
+    return {"rows": rows, "defaults": {n: dict(vars(default_params(n))) for n in (500, 1000, 10000)},
+            "note": f"generated uniform instances (seed {TUNE_SEED} + n), method mcts (softdist), seed 0; "
+                    "excess = mean length over the best configuration's at that size"}
+
+
 def part_speed(args) -> dict:
     """Actions per second and peak memory at 1,000 and 10,000 cities."""
     chosen, skipped = chosen_methods(args.methods or DEFAULT_METHODS["speed"])
@@ -239,7 +285,8 @@ def part_speed(args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen part and write its JSON table."""
     args = parse_args(argv)
-    table = {"suites": part_suites, "heatmaps": part_heatmaps, "tsplib": part_tsplib, "speed": part_speed}
+    table = {"suites": part_suites, "heatmaps": part_heatmaps, "tsplib": part_tsplib, "tune": part_tune,
+             "speed": part_speed}
     started = time.perf_counter()
     body = table[args.part](args)
     report = {
