@@ -4,7 +4,9 @@ throughput of the learned policy against PIBT and windowed replanning. Prints ta
 
 Protocol: one-shot on seed 0; lifelong 256 steps on ``--seeds`` seeded instances per map (mean throughput),
 the given time limit per (instance, method); numba kernels are compiled before timing.
-Run: ``python benchmarks/mapf.py [--time-limit 10] [--seeds 3] [--only lifelong]``.
+Run: ``python benchmarks/mapf.py [--time-limit 10] [--seeds 3] [--only lifelong] [--methods mapf-learned]
+[--checkpoint runs/.../best.pt]`` (``--checkpoint``: a Follower checkpoint for ``mapf-learned`` instead of the
+shipped one, to compare a training run before shipping it).
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ def one_shot(time_limit: float) -> list[dict]:
     return rows
 
 
-def lifelong(time_limit: float, seeds: int) -> list[dict]:
+def lifelong(time_limit: float, seeds: int, names=LIFELONG_METHODS, checkpoint: str | None = None) -> list[dict]:
     rows = []
     for label, load in LIFELONG:
         insts = [load(s) for s in range(seeds)]
-        for name in LIFELONG_METHODS:
-            res = [ncosolve.solve(inst, name, time_limit=time_limit) for inst in insts]
+        for name in names:
+            options = {"checkpoint": checkpoint} if checkpoint and name == "mapf-learned" else {}
+            res = [ncosolve.solve(inst, name, time_limit=time_limit, **options) for inst in insts]
             assert all(r.feasible for r in res), name  # lifelong paths always cover the horizon
             tp = [r.cost for r in res]
             rows.append({"instance": label, "method": name, "seeds": seeds, "throughput": round(float(np.mean(tp)), 3),
@@ -88,6 +91,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per (instance, method)")
     parser.add_argument("--seeds", type=int, default=3, help="lifelong instances per map")
     parser.add_argument("--only", choices=("one_shot", "lifelong"), help="run one section")
+    parser.add_argument("--methods", default=",".join(LIFELONG_METHODS), help="lifelong methods (comma-separated)")
+    parser.add_argument("--checkpoint", help="Follower checkpoint for mapf-learned (default: the shipped one)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "mapf.json"),
                         help="where to write the results")
     args = parser.parse_args()
@@ -99,7 +104,8 @@ def main() -> None:
     if args.only in (None, "one_shot"):
         results["one_shot"] = one_shot(args.time_limit)
     if args.only in (None, "lifelong"):
-        results["lifelong"] = lifelong(args.time_limit, args.seeds)
+        results["lifelong"] = lifelong(args.time_limit, args.seeds, args.methods.split(","), args.checkpoint)
+        results["checkpoint"] = args.checkpoint or "shipped"
     for key in ("one_shot", "lifelong"):
         if key in results:
             print(f"\n== {key}\n{_table(results[key])}")
