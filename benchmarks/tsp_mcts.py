@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=PARTS, default="suites", help="which table to produce (default suites)")
-    parser.add_argument("--instances", type=int, default=8, help="first K instances of tsp500/1000 (default 8)")
+    parser.add_argument("--instances", type=int, default=8, help="first K instances of tsp500/1000 (default 8; 0 skips them)")
     parser.add_argument("--all", action="store_true", help="all 128 instances of tsp500/1000")
     parser.add_argument("--instances-10k", type=int, default=2, help="first K of tsp10000 (default 2; 0 skips)")
     parser.add_argument("--budget-500", type=float, default=5.0, help="seconds per 500-city instance")
@@ -171,7 +171,7 @@ def part_suites(args) -> dict:
     """The Fu et al. sets, side by side per method."""
     chosen, skipped = chosen_methods(args.methods or DEFAULT_METHODS["suites"])
     count = None if args.all else args.instances
-    plan = [("tsp500-fu", count, args.budget_500), ("tsp1000-fu", count, args.budget_1000)]
+    plan = [("tsp500-fu", count, args.budget_500), ("tsp1000-fu", count, args.budget_1000)] if count != 0 else []
     if args.instances_10k > 0:
         plan.append(("tsp10000-fu", args.instances_10k, args.budget_10000))
     rows = []
