@@ -87,6 +87,12 @@ def test_dijkstra_and_bellman_ford_load_the_same_flows():
             assert float(heap[2]) == pytest.approx(float(sweeps[2]), rel=1e-12)  # demand with no open path
     with pytest.raises(InvalidInstance, match="paths"):
         equilibrium(net, paths="floyd")
+    # vmapped, the host callback may run on a JAX thread without the solver's x64 scope: still float64, same flows
+    caps = net.capacity * rng.uniform(0.3, 1.0, (3, net.num_links))
+    batch = equilibrium_batch(net, caps, tol=1e-8, vectorize=True, paths="dijkstra")
+    for b in range(3):
+        single = equilibrium(net.with_links(capacity=caps[b]), tol=1e-8, paths="dijkstra")
+        np.testing.assert_allclose(batch.flows[b], single.flows, rtol=1e-9, atol=1e-9)
 
 
 @PATHS

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from numba import njit
 
@@ -87,16 +88,39 @@ def _load(init, term, no_through, cost, demand):
     return flows, sptt, unserved
 
 
-def _host_load(init, term, no_through, cost, demand):
-    flows, sptt, unserved = _load(np.asarray(init, np.int64), np.asarray(term, np.int64),
-                                  np.asarray(no_through, np.bool_), np.asarray(cost, np.float64),
-                                  np.asarray(demand, np.float64))
-    return flows, np.float64(sptt), np.float64(unserved)
+def _host_load(init, term, no_through, cost_words, demand_words):
+    """``_load`` on host arrays; under ``vmap`` every input carries the same leading batch axes (broadcast_all),
+    solved one by one here. Floats cross as uint32 word pairs (``_words``)."""
+    cost, demand = _floats(cost_words), _floats(demand_words)
+    lead = cost.shape[:-1]
+    rows = int(np.prod(lead))
+    num_links, zones, n = cost.shape[-1], demand.shape[-1], np.shape(no_through)[-1]
+    init, term = np.asarray(init, np.int64).reshape(rows, num_links), np.asarray(term, np.int64).reshape(rows, -1)
+    no_through = np.asarray(no_through, np.bool_).reshape(rows, n)
+    cost, demand = cost.reshape(rows, num_links), demand.reshape(rows, zones, zones)
+    flows, sptt, unserved = np.empty((rows, num_links)), np.empty(rows), np.empty(rows)
+    for r in range(rows):
+        flows[r], sptt[r], unserved[r] = _load(init[r], term[r], no_through[r], cost[r], demand[r])
+    return tuple(np.ascontiguousarray(a.reshape(shape)[..., None]).view(np.uint32)
+                 for a, shape in ((flows, (*lead, num_links)), (sptt, lead), (unserved, lead)))
+
+
+def _floats(words) -> np.ndarray:
+    """float64 array (...) from its uint32 words (..., 2)."""
+    return np.ascontiguousarray(words, np.uint32).view(np.float64)[..., 0]
+
+
+def _words(x):
+    """float64 (...) as uint32 words (..., 2). JAX may run a callback on one of its own threads, where the
+    solver's scoped ``enable_x64`` is not in force and float64 arguments and results would be cast to float32;
+    bit patterns in 32-bit words cross unchanged."""
+    return jax.lax.bitcast_convert_type(x, jnp.uint32)
 
 
 def all_or_nothing_dijkstra(topo: Topology, cost, demand):
     """Same contract as ``shortest_paths.all_or_nothing`` (float64 only), computed on the host."""
-    shapes = (jax.ShapeDtypeStruct(cost.shape, cost.dtype), jax.ShapeDtypeStruct((), cost.dtype),
-              jax.ShapeDtypeStruct((), cost.dtype))
-    return jax.pure_callback(_host_load, shapes, topo.init, topo.term, topo.no_through, cost, demand,
-                             vmap_method="sequential")
+    shapes = (jax.ShapeDtypeStruct((*cost.shape, 2), jnp.uint32), jax.ShapeDtypeStruct((2,), jnp.uint32),
+              jax.ShapeDtypeStruct((2,), jnp.uint32))
+    out = jax.pure_callback(_host_load, shapes, topo.init, topo.term, topo.no_through, _words(cost), _words(demand),
+                            vmap_method="broadcast_all")
+    return tuple(jax.lax.bitcast_convert_type(w, jnp.float64) for w in out)
