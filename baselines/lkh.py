@@ -89,7 +89,10 @@ def run_lkh(matrix: np.ndarray, runs: int, lkh_seed: int, finish_by: float,
     proc.stderr.close()
     if reason or len(out) != 1:
         return None, reason or "LKH returned no tour"
-    return np.array(out[0].split(), dtype=np.int64), ""
+    tour = np.array(out[0].split(), dtype=np.int64)
+    if len(tour) != n:  # seen under heavy load at a 10 s budget on a 2,000-city instance: an empty line
+        return None, f"LKH returned {len(tour)} of {n} cities"
+    return tour, ""
 
 
 def _send(pipe, message: bytes) -> None:

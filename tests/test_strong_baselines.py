@@ -147,6 +147,15 @@ def test_lkh_does_not_start_when_building_the_matrix_used_the_budget():
     assert within_budget(result, 0.01), result.runtime_s
 
 
+def test_lkh_child_printing_a_short_tour_is_no_tour(eil51, monkeypatch):
+    # an LKH child that answers with an empty line (seen once under heavy load) must not crash the method
+    from ncosolve.baselines import lkh
+    monkeypatch.setattr(lkh, "_WORKER", "import sys; sys.stdin.buffer.read(); print()")
+    result = ncosolve.solve(eil51, "lkh", time_limit=2)
+    assert result.solution is None and not result.feasible
+    assert result.info["status"] == "LKH returned 0 of 51 cities"
+
+
 # --- OR-Tools --------------------------------------------------------------------------------------
 
 def test_ortools_tsp_near_optimal(eil51):
