@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ncosolve.mapf_generators import generate_mapf_lifelong
 from ncosolve.policies.mapf_follower import FollowerConfig, FollowerNet, load_follower, save_follower
 from ncosolve.policies.mapf_ppo import PPOConfig, VecFollower, collect, make_instances, ppo_update, throughput
+from ncosolve.script_args import add_fields
 
 
 @dataclass
@@ -69,10 +70,7 @@ class Args:
 def parse() -> tuple[Args, FollowerConfig, PPOConfig]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for cls in (Args, FollowerConfig, PPOConfig):
-        for f in dataclasses.fields(cls):
-            if f.name == "training":
-                continue
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        add_fields(parser, cls, skip=("training",))
     ns = vars(parser.parse_args())
     pick = lambda cls: cls(**{f.name: ns[f.name] for f in dataclasses.fields(cls) if f.name in ns})  # noqa: E731
     return pick(Args), pick(FollowerConfig), pick(PPOConfig)

@@ -14,7 +14,6 @@ Every ``val_every`` updates: greedy episodes on the held-out instances, their me
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -34,6 +33,7 @@ from ncosolve.ndp_generators import random_design_instance
 from ncosolve.policies.ndp_gnn import GNNConfig, save_model
 from ncosolve.policies.ndp_rl import LINK_FEATURES, DesignPolicy, rollout
 from ncosolve.problems import evaluate
+from ncosolve.script_args import parse_dataclass
 
 
 @dataclass
@@ -73,11 +73,8 @@ class Args:
 
 
 def parse_args(argv=None) -> Args:
-    """Args from the command line, one flag per dataclass field."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
+    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
 
 
 def instance_pool(args: Args) -> list:

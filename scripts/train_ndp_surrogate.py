@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -36,6 +35,7 @@ from ncosolve.ndp_generators import lane_addition_instance, random_design_instan
 from ncosolve.policies.ndp_gnn import GNNConfig, Graph, node_features, save_model
 from ncosolve.policies.ndp_surrogate import LINK_FEATURES, FlowSurrogate, link_inputs, training_group
 from ncosolve.problems.network import bpr_times
+from ncosolve.script_args import parse_dataclass
 
 
 @dataclass
@@ -75,11 +75,8 @@ class Args:
 
 
 def parse_args(argv=None) -> Args:
-    """Args from the command line, one flag per dataclass field."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
+    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
 
 
 def training_instances(args: Args) -> list:

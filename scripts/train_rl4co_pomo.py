@@ -12,8 +12,6 @@ result is written in the format ``ncosolve.policies.rl4co_pomo`` loads (state_di
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -24,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from ncosolve.script_args import parse_dataclass
 
 
 @dataclass
@@ -63,11 +63,8 @@ class Args:
 
 
 def parse_args(argv=None) -> Args:
-    """Args from the command line, one flag per dataclass field."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
+    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
 
 
 def main(argv=None) -> Path:

@@ -10,7 +10,6 @@ seeded set with the gap to a reference solver (computed once, kept in the run di
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ncosolve.script_args import parse_dataclass
 from ncosolve.policies.checkpoint import load_policy, save_policy
 from ncosolve.policies.model import AttentionPolicy, PolicyConfig
 from ncosolve.policies.reinforce import PROBLEMS, make_instances, reference_costs, reinforce_step, validate
@@ -84,11 +84,8 @@ class Args:
 
 
 def parse_args(argv=None) -> Args:
-    """Args from the command line, one flag per dataclass field."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
+    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
 
 
 def rng_state() -> dict:

@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ncosolve.script_args import parse_dataclass
 import ncosolve
 import ncosolve.baselines  # noqa: F401  (registers lkh)
 from ncosolve.policies.tsp_gnn import (
@@ -103,11 +103,8 @@ class Args:
 
 
 def parse_args(argv=None) -> Args:
-    """Args from the command line, one flag per dataclass field."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
+    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
 
 
 def solved_instances(n: int, count: int, seed: int, lkh_time: float, cache: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,41 @@
+"""Command-line flags from dataclasses, for the training scripts: one ``--flag`` per field, its default the
+field's, its ``--help`` text the string literal written under the field (CleanRL-style field docs)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import textwrap
+
+
+def field_docs(cls) -> dict[str, str]:
+    """{field name: the string literal right under its annotated assignment} from ``cls``'s source."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no source (e.g. defined in an interactive session): flags without help
+        return {}
+    body = tree.body[0].body
+    return {node.target.id: nxt.value.value for node, nxt in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)}
+
+
+def add_fields(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """Add one flag per field of the dataclass ``cls`` (except ``skip``) to ``parser``."""
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        text = docs.get(f.name, "").replace("%", "%%")
+        kind = {"action": argparse.BooleanOptionalAction} if isinstance(f.default, bool) else {"type": type(f.default)}
+        parser.add_argument("--" + f.name.replace("_", "-"), default=f.default, help=f"{text} (default: %(default)s)",
+                            **kind)
+
+
+def parse_dataclass(cls, description: str, argv: list[str] | None = None):
+    """``cls`` filled from the command line ``argv`` (default ``sys.argv``), one flag per field."""
+    parser = argparse.ArgumentParser(description=description)
+    add_fields(parser, cls)
+    return cls(**vars(parser.parse_args(argv)))
