@@ -16,9 +16,9 @@ from ncosolve.policies.decode import Decoding, decode
 from ncosolve.registry import register
 
 try:  # the numba 2-opt / Or-opt local search of ncosolve.baselines, when installed in this tree
-    from ncosolve.baselines.local_search import improve_routes, improve_tour
+    from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
 except ImportError:
-    improve_routes = improve_tour = None
+    improve_routes = improve_tour = prepare_local_search = None
 
 MAX_STARTS = 200  # multi-start from at most this many nodes, so large instances stay within the budget
 
@@ -88,7 +88,7 @@ if improve_tour is not None:
 
     @register("attention+2opt", ("tsp", "cvrp"), "Pair-aware attention policy (greedy multi-start + x8 "
               "augmentation), then the numba 2-opt / Or-opt local search until the time limit",
-              default_time_limit=10.0, strength=3)
+              default_time_limit=10.0, strength=3, prepare=prepare_local_search)
     def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
                              augment: int = 8, threads: int = 1):
         """``attention``'s solution polished by ``improve_tour`` (TSP) or ``improve_routes`` (CVRP, in-route)."""
