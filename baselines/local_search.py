@@ -316,7 +316,7 @@ def prepare_local_search(instance) -> None:
     if instance.problem == "tsp":
         improve_tour(tiny, list(range(tiny.n)), 1.0)
     else:
-        improve_routes(tiny, [[c] for c in range(1, tiny.n)], 1.0)
+        improve_routes(tiny, [list(range(1, tiny.n))], 1.0)  # one route, so the kernels run
 
 
 @register("2opt", ("tsp", "cvrp", "cvrptw"),
