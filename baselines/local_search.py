@@ -21,6 +21,7 @@ from numba import njit
 from ncosolve.baselines import constructive
 from ncosolve.baselines.constructive import edge, kernel_inputs
 from ncosolve.errors import InfeasibleSolution, NcoError
+from ncosolve.generators import generate
 from ncosolve.problems import TSPInstance, evaluate
 from ncosolve.registry import register
 from ncosolve.search.candidates import nearest_neighbours
@@ -310,8 +311,6 @@ def improve_routes(instance, routes, time_limit: float | None = None) -> list[li
 def prepare_local_search(instance) -> None:
     """Compile (or load from numba's disk cache) the search kernels on a tiny instance of the same problem,
     so the first call's compilation is not paid from a time limit (``solve`` runs this before the clock)."""
-    from ncosolve.generators import generate
-
     tiny = generate(instance.problem, 1, 6, seed=0)[0]
     if instance.problem == "tsp":
         improve_tour(tiny, list(range(tiny.n)), 1.0)

@@ -10,15 +10,11 @@ from pathlib import Path
 import torch
 
 from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
+from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode
 from ncosolve.registry import register
-
-try:  # the numba 2-opt / Or-opt local search of ncosolve.baselines, when installed in this tree
-    from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
-except ImportError:
-    improve_routes = improve_tour = prepare_local_search = None
 
 MAX_STARTS = 200  # multi-start from at most this many nodes, so large instances stay within the budget
 
@@ -84,18 +80,16 @@ def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoin
     return _run(instance, how, seed, checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
 
 
-if improve_tour is not None:
-
-    @register("attention+2opt", ("tsp", "cvrp"), "Pair-aware attention policy (greedy multi-start + x8 "
-              "augmentation), then the numba 2-opt / Or-opt local search until the time limit",
-              default_time_limit=10.0, strength=3, prepare=prepare_local_search)
-    def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
-                             augment: int = 8, threads: int = 1):
-        """``attention``'s solution polished by ``improve_tour`` (TSP) or ``improve_routes`` (CVRP, in-route)."""
-        start = time.perf_counter()
-        solution, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
-                              start + 0.4 * time_limit, start + 0.6 * time_limit, threads)
-        left = max(0.0, 0.9 * time_limit - (time.perf_counter() - start))
-        if instance.problem == "tsp":
-            return [int(v) for v in improve_tour(instance, solution, left, seed)], info
-        return improve_routes(instance, solution, left), info
+@register("attention+2opt", ("tsp", "cvrp"), "Pair-aware attention policy (greedy multi-start + x8 "
+          "augmentation), then the numba 2-opt / Or-opt local search until the time limit",
+          default_time_limit=10.0, strength=3, prepare=prepare_local_search)
+def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
+                         augment: int = 8, threads: int = 1):
+    """``attention``'s solution polished by ``improve_tour`` (TSP) or ``improve_routes`` (CVRP, in-route)."""
+    start = time.perf_counter()
+    solution, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
+                          start + 0.4 * time_limit, start + 0.6 * time_limit, threads)
+    left = max(0.0, 0.9 * time_limit - (time.perf_counter() - start))
+    if instance.problem == "tsp":
+        return [int(v) for v in improve_tour(instance, solution, left, seed)], info
+    return improve_routes(instance, solution, left), info
