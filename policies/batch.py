@@ -25,6 +25,7 @@ class RoutingBatch:
     demand: torch.Tensor  # (B, N) float64, raw demands (zeros for TSP)
     capacity: torch.Tensor  # (B,) float64 (ones for TSP)
     has_coords: bool
+    copies: int = 1  # dihedral copies stacked copy-major: row b shares its distances with row b % (B / copies)
 
     @property
     def size(self) -> int:
@@ -105,4 +106,5 @@ def dihedral(batch: RoutingBatch, copies: int = 8) -> RoutingBatch:
         raise ValueError(f"dihedral: copies must be 1..8, got {copies}")
     rep = lambda a: a.repeat(copies, *([1] * (a.dim() - 1)))  # noqa: E731
     return replace(batch, nodes=torch.cat([transform(batch, k).nodes for k in range(copies)]), dist=rep(batch.dist),
-                   cost=rep(batch.cost), demand=rep(batch.demand), capacity=rep(batch.capacity))
+                   cost=rep(batch.cost), demand=rep(batch.demand), capacity=rep(batch.capacity),
+                   copies=batch.copies * copies)

@@ -77,8 +77,8 @@ def _finish_nearest(batch: RoutingBatch, state: RouteState, actions: list, logp:
     """``rollout``'s outputs after the deadline: the shortest partial trajectory of each instance, completed by
     always taking the closest feasible node; lengths (B, 1), actions (B, 1, T), log-probs (B, 1)."""
     rows, keep = torch.arange(len(state.length))[:, None], state.length.argmin(1)[:, None]  # (B, 1) each
-    state = RouteState(batch, state.visited[rows, keep], state.first[rows, keep], state.last[rows, keep],
-                       state.left[rows, keep], state.length[rows, keep], state.done[rows, keep], state.steps)
+    state = RouteState(batch, *(t[rows, keep] for t in (state.visited, state.first, state.last, state.left,
+                                                          state.length, state.done, state.visits)), state.steps)
     actions = [a[rows, keep] for a in actions]
     while not bool(state.done.all()):
         lengths = torch.gather(batch.cost, 1, state.last.clamp(min=0)[..., None].expand(-1, 1, batch.size))

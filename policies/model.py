@@ -68,11 +68,14 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, cfg.ff_dim), nn.ReLU(), nn.Linear(cfg.ff_dim, d))
 
-    def forward(self, h: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
-        """h (B, N, d), pair (B, N, N, 2) -> (B, N, d)."""
+    def forward(self, h: torch.Tensor, pair: torch.Tensor, copies: int = 1) -> torch.Tensor:
+        """h (B, N, d), pair (B, N, N, 2) -> (B, N, d); with ``copies`` > 1 the rows are that many copy-major
+        copies of the same distances, so the pair biases are computed once and broadcast."""
         b, n, d = h.shape
         q, k, v = self.qkv(h).view(b, n, 3, self.heads, self.dk).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dk) + self.bias(pair).permute(0, 3, 1, 2)
+        bias = self.bias(pair[:b // copies]).permute(0, 3, 1, 2)  # (B / copies, H, N, N)
+        scores = (q @ k.transpose(-1, -2) / math.sqrt(self.dk)).view(copies, b // copies, self.heads, n, n) + bias
+        scores = scores.view(b, self.heads, n, n)
         att = scores.softmax(-1)  # (B, H, N, N)
         nodes = (att @ v).transpose(1, 2).reshape(b, n, d)
         edges = torch.einsum("bhij,bijc->bihc", att, pair).reshape(b, n, 2 * self.heads)
@@ -81,12 +84,18 @@ class EncoderLayer(nn.Module):
 
 
 class Encoded:
-    """Per-instance tensors the decoder reuses at every step (computed once per batch)."""
+    """Per-instance tensors the decoder reuses at every step (computed once per batch), laid out so that a step
+    reads whole contiguous rows: ``step_bias`` (B / copies, H + 1, N, N) is the decoder bias from the current
+    node i (third axis) to candidate j, per glimpse head and for the pointer, shared by a batch's dihedral
+    copies (row b reads row b % (B / copies))."""
 
-    def __init__(self, h, glimpse_k, glimpse_v, logit_k, graph, step_bias):
-        self.h, self.glimpse_k, self.glimpse_v, self.logit_k = h, glimpse_k, glimpse_v, logit_k
+    def __init__(self, h, first_q, last_q, glimpse_k, glimpse_v, pointer_k, graph, step_bias):
+        self.h = h  # (B, N, d)
+        self.first_q, self.last_q = first_q, last_q  # (B, N, d): each node's share of the query as first / last
+        self.glimpse_k, self.glimpse_v = glimpse_k, glimpse_v  # (B, H, dk, N) and (B, H, N, dk)
+        self.pointer_k = pointer_k  # (B, d, N): pointer keys with the glimpse output map folded in, / sqrt(d)
         self.graph = graph  # (B, d)
-        self.step_bias = step_bias  # (B, N, N, H + 1): decoder bias from the current node i to candidate j
+        self.step_bias = step_bias
 
 
 class AttentionPolicy(nn.Module):
@@ -116,41 +125,58 @@ class AttentionPolicy(nn.Module):
         """
         pair = torch.stack([batch.dist, batch.dist.transpose(1, 2)], dim=-1)
         tick = time.perf_counter()
-        step_bias = self.step_bias(pair)
+        step_bias = self.step_bias(pair[:len(pair) // batch.copies])  # the copies share their distances
         layer_s = LAYER_COST * (time.perf_counter() - tick)
         h = self.embed(batch.nodes)
         for layer in self.layers:
             tick = time.perf_counter()
             if deadline is not None and tick + layer_s > deadline:
                 raise EncoderTimeout
-            h = layer(h, pair)
+            h = layer(h, pair, batch.copies)
             layer_s = time.perf_counter() - tick
+        b, n, d = h.shape
+        heads = self.cfg.heads
         gk, gv, lk = self.project(h).chunk(3, dim=-1)
-        return Encoded(h, gk, gv, lk, self.graph(h.mean(1)), step_bias)
+        gk = gk.reshape(b, n, heads, d // heads).permute(0, 2, 3, 1).contiguous()
+        gv = gv.reshape(b, n, heads, d // heads).transpose(1, 2).contiguous()
+        pk = ((lk @ self.glimpse_out.weight).transpose(1, 2) / math.sqrt(d)).contiguous()
+        w = self.context.weight  # (d, 2d + 1) over [first, last, remaining load]
+        return Encoded(h, h @ w[:, :d].T, h @ w[:, d:2 * d].T, gk, gv, pk, self.graph(h.mean(1)),
+                       step_bias.permute(0, 3, 1, 2).contiguous())
 
     def logits(self, enc: Encoded, batch: RoutingBatch, first, last, left, mask) -> torch.Tensor:
-        """Masked log-probabilities (B, P, N) of the next node for every trajectory."""
+        """Masked log-probabilities (B, P, N) of the next node for every trajectory.
+
+        Every per-step read is a row gather (``index_select``) and the mask enters once, as an additive
+        -inf term on the biases: the decoder step is memory-bound, so each pass over (B, H, P, N) counts.
+        """
         b, p = last.shape
         n, d = enc.h.shape[1:]
         heads, dk = self.cfg.heads, d // self.cfg.heads
-        gather = lambda idx: torch.gather(enc.h, 1, idx.clamp(min=0)[..., None].expand(b, p, d))  # noqa: E731
+        dev = last.device
+        rows = (torch.arange(b, device=dev)[:, None] * n).expand(b, p)
+        gather = lambda x, idx: x.reshape(b * n, d).index_select(0, (rows + idx.clamp(min=0)).reshape(-1))  # noqa
+        w = self.context.weight
         if batch.problem == "tsp":
-            pair_nodes = torch.cat([gather(first), gather(last)], -1)
-            pair_nodes = torch.where((last < 0)[..., None], self.start.expand(b, p, 2 * d), pair_nodes)
-            load = torch.zeros(b, p, 1, device=last.device)
+            query = (gather(enc.first_q, first) + gather(enc.last_q, last)).view(b, p, d)
+            if bool((last < 0).any()):
+                query = torch.where((last < 0)[..., None], self.start @ w[:, :2 * d].T, query)
         else:
-            pair_nodes = torch.cat([torch.zeros(b, p, d, device=last.device), gather(last)], -1)
             load = (left / batch.capacity[:, None]).float()[..., None]
-        query = self.context(torch.cat([pair_nodes, load], -1)) + enc.graph[:, None, :]
-        idx = last.clamp(min=0)[..., None, None].expand(b, p, n, heads + 1)
-        bias = torch.gather(enc.step_bias, 1, idx)  # (B, P, N, H + 1)
-        bias = torch.where((last < 0)[..., None, None], 0.0, bias)
-        q = query.view(b, p, heads, dk).transpose(1, 2)  # (B, H, P, dk)
-        k = enc.glimpse_k.view(b, n, heads, dk).transpose(1, 2)
-        v = enc.glimpse_v.view(b, n, heads, dk).transpose(1, 2)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(dk) + bias[..., :heads].permute(0, 3, 1, 2)
-        scores = scores.masked_fill(~mask[:, None], float("-inf"))
-        glimpse = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, p, d)
-        ptr = self.glimpse_out(glimpse) @ enc.logit_k.transpose(1, 2) / math.sqrt(d)  # (B, P, N)
-        ptr = self.cfg.clip * torch.tanh(ptr) + bias[..., heads]
-        return ptr.masked_fill(~mask, float("-inf")).log_softmax(-1)
+            query = gather(enc.last_q, last).view(b, p, d) + load * w[:, 2 * d]
+        query = query + enc.graph[:, None, :]
+        # bias rows ((b, k), last[b, p]) for k over the H glimpse heads and the pointer: (B, H + 1, P, N)
+        shared = torch.arange(b, device=dev) % len(enc.step_bias)  # dihedral copies share one bias table
+        slots = (shared[:, None] * (heads + 1) + torch.arange(heads + 1, device=dev))[..., None] * n
+        slots = slots + last.clamp(min=0)[:, None]
+        bias = enc.step_bias.reshape(-1, n).index_select(0, slots.view(-1)).view(b, heads + 1, p, n)
+        if bool((last < 0).any()):
+            bias = bias * (last >= 0)[:, None, :, None]
+        blocked = torch.zeros(mask.shape, device=dev).masked_fill_(~mask, float("-inf"))[:, None]  # (B, 1, P, N)
+        q = (query / math.sqrt(dk)).view(b, p, heads, dk).transpose(1, 2).reshape(b * heads, p, dk)
+        scores = torch.bmm(q, enc.glimpse_k.view(b * heads, dk, n)).view(b, heads, p, n)
+        scores = scores.add_(bias[:, :heads]).add_(blocked)  # in place: baddbmm took 3x as long on CPU
+        glimpse = torch.bmm(scores.view(b * heads, p, n).softmax(-1), enc.glimpse_v.view(b * heads, n, dk))
+        glimpse = glimpse.view(b, heads, p, dk).transpose(1, 2).reshape(b, p, d)
+        ptr = torch.bmm(glimpse, enc.pointer_k)  # (B, P, N)
+        return (self.cfg.clip * torch.tanh(ptr) + bias[:, heads] + blocked[:, 0]).log_softmax(-1)

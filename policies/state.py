@@ -27,6 +27,7 @@ class RouteState:
     left: torch.Tensor  # (B, P) float64
     length: torch.Tensor  # (B, P) float64
     done: torch.Tensor  # (B, P) bool
+    visits: torch.Tensor  # (B, P) long: nodes marked visited (customers for CVRP), so "all visited" is a compare
     steps: int = 0
 
     @classmethod
@@ -40,7 +41,8 @@ class RouteState:
                    torch.full((b, starts), start, dtype=torch.long, device=dev),
                    batch.capacity[:, None].expand(b, starts).clone(),
                    torch.zeros(b, starts, dtype=torch.float64, device=dev),
-                   torch.zeros(b, starts, dtype=torch.bool, device=dev))
+                   torch.zeros(b, starts, dtype=torch.bool, device=dev),
+                   torch.zeros(b, starts, dtype=torch.long, device=dev))
 
     def mask(self) -> torch.Tensor:
         """(B, P, N) True where the next action is allowed; finished trajectories may only 'stay' (depot / first)."""
@@ -55,9 +57,10 @@ class RouteState:
         return allowed
 
     def _edge(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """cost[b, src[b, p], dst[b, p]] for every (b, p)."""
-        rows = torch.gather(self.batch.cost, 1, src.clamp(min=0)[..., None].expand(-1, -1, self.batch.size))
-        return torch.gather(rows, 2, dst[..., None]).squeeze(-1)
+        """cost[b, src[b, p], dst[b, p]] for every (b, p), read by flat index (one element each)."""
+        b, n = src.shape[0], self.batch.size
+        flat = (torch.arange(b, device=src.device)[:, None] * n + src.clamp(min=0)) * n + dst
+        return self.batch.cost.reshape(-1)[flat]
 
     def step(self, action: torch.Tensor) -> None:
         """Move every unfinished trajectory to ``action`` (B, P); finished ones are left as they are."""
@@ -74,10 +77,12 @@ class RouteState:
         self.visited.scatter_(2, action[..., None], live[..., None] | self.visited.gather(2, action[..., None]))
         if self.batch.problem == "cvrp":
             self.visited[..., 0] = False
-            finished = self.visited[..., 1:].all(-1) & live
+            self.visits += live & (action != 0)
+            finished = (self.visits == self.batch.size - 1) & live
             self.length += torch.where(finished, self._edge(self.last, torch.zeros_like(action)), 0.0)
         else:
-            finished = self.visited.all(-1) & live
+            self.visits += live
+            finished = (self.visits == self.batch.size) & live
             self.length += torch.where(finished, self._edge(self.last, self.first), 0.0)
         self.done = self.done | finished
         self.steps += 1

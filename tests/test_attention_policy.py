@@ -38,7 +38,7 @@ def test_forward_shapes_and_log_probabilities():
     batch = from_instances(ncosolve.generate("tsp", 3, 12, seed=5))
     enc = policy.encode(batch)
     assert enc.h.shape == (3, 12, 32)
-    assert enc.step_bias.shape == (3, 12, 12, 5)
+    assert enc.step_bias.shape == (3, 5, 12, 12)  # (B, heads + pointer, from, to)
     state = RouteState.initial(batch, 4)
     state.step(torch.tensor([[0, 1, 2, 3]] * 3))
     lp = policy.logits(enc, batch, state.first, state.last, state.left, state.mask())
@@ -219,3 +219,23 @@ def test_fleet_cap_keeps_the_best_candidate_within_it():
         _keep_best("cvrp", [0], length, actions, solutions, lengths, [fleet], over)
         assert solutions[0] == expected, fleet
 
+
+
+@pytest.mark.parametrize("problem", ["tsp", "cvrp"])
+def test_dihedral_copies_share_their_pair_biases_exactly_like_separate_batches(problem):
+    """encode() computes the pair biases once for a dihedral batch; each copy must score as if alone."""
+    from ncosolve.policies.batch import transform
+
+    policy = tiny(problem)
+    base = from_instances(ncosolve.generate(problem, 2, 14, seed=8))
+    stacked = dihedral(base, 3)
+    enc = policy.encode(stacked)
+    state = RouteState.initial(stacked, 4)
+    state.step(torch.tensor([[1, 2, 3, 4]] * 6))
+    lp = policy.logits(enc, stacked, state.first, state.last, state.left, state.mask())
+    for k in range(3):
+        alone = transform(base, k)
+        single = RouteState.initial(alone, 4)
+        single.step(torch.tensor([[1, 2, 3, 4]] * 2))
+        ref = policy.logits(policy.encode(alone), alone, single.first, single.last, single.left, single.mask())
+        assert torch.allclose(lp[2 * k:2 * k + 2], ref, atol=1e-5)
