@@ -18,6 +18,10 @@ checkpoint (or ``--rl4co-checkpoint``), the same first ``--n`` test instances, t
 multi-start greedy + x8 augmentation, with both training budgets (samples) in the JSON
 (default ``benchmarks/results/attention_vs_rl4co.json``).
 
+``--inference`` times batched decoding alone on the first ``--n`` TSP100 test instances (the tsp100
+checkpoint): multi-start greedy with x8 and with x1 augmentation, in one process and split over
+``--processes`` worker processes of one torch thread each (the issue's "ms per instance on this 2-core CPU").
+
 Usage: ``python benchmarks/attention_routing.py [--n 20] [--ref-time 1] [--tsplib]
 [--other-sizes tsp100,cvrp50] [--out benchmarks/results/attention_routing.json]``;
 ``python benchmarks/attention_routing.py --rl4co --n 100 [--rl4co-checkpoint P] [--attention-checkpoint P]``
@@ -48,6 +52,7 @@ from ncosolve.registry import get_method
 TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0}
 DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"
 RL4CO_OUT = Path(__file__).parent / "results" / "attention_vs_rl4co.json"
+INFERENCE_OUT = Path(__file__).parent / "results" / "attention_inference.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,9 +69,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rl4co-checkpoint", type=Path, help="with --rl4co: this rl4co-pomo checkpoint")
     parser.add_argument("--attention-checkpoint", type=Path, action="append",
                         help="with --rl4co: this attention checkpoint (repeat for several)")
+    parser.add_argument("--inference", action="store_true", help="only the TSP100 decoding-speed table")
+    parser.add_argument("--processes", type=int, default=2, help="with --inference: worker processes (default 2)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    args.out = args.out or (RL4CO_OUT if args.rl4co else DEFAULT_OUT)
+    args.out = args.out or (RL4CO_OUT if args.rl4co else INFERENCE_OUT if args.inference else DEFAULT_OUT)
     return args
 
 
@@ -156,6 +163,48 @@ def run_rl4co(args) -> list[dict]:
     return rows
 
 
+_worker_policy = None
+
+
+def _init_worker(path: str) -> None:
+    """A decoding worker: one torch thread, the policy loaded once."""
+    global _worker_policy
+    torch.set_num_threads(1)
+    _worker_policy = load_policy(path, "tsp")[0]
+
+
+def _decode_in_worker(instances, augment: int) -> list:
+    """Multi-start greedy in a worker; the solutions."""
+    return decode(_worker_policy, instances, Decoding(augment=augment))[0]
+
+
+def run_inference(args) -> list[dict]:
+    """ms per instance of batched multi-start greedy on TSP100, x8 and x1 augmentation, 1 and N processes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    instances = test_set("tsp", "euclidean", 100, args.n)
+    path = str(find_checkpoint(instances[0]))
+    rows = []
+    with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn"), initializer=_init_worker,
+                             initargs=(path,)) as pool:
+        for augment in (8, 1):
+            for processes in sorted({1, args.processes}):
+                parts = [instances[k::processes] for k in range(processes)]
+                list(pool.map(_decode_in_worker, [p[:1] for p in parts], [augment] * processes))  # warm up
+                start = time.perf_counter()
+                solved = list(pool.map(_decode_in_worker, parts, [augment] * processes))
+                per_instance = (time.perf_counter() - start) / len(instances)
+                costs = [ncosolve.evaluate(inst, sol) for part, sols in zip(parts, solved)
+                         for inst, sol in zip(part, sols)]
+                rows.append({"task": "tsp100", "checkpoint": Path(path).name, "instances": len(instances),
+                             "augment": augment, "processes": processes, "ms_per_instance": 1000 * per_instance,
+                             "mean_cost": statistics.fmean(costs)})
+                print(f"tsp100 x{augment} aug, {processes} process(es): {1000 * per_instance:.1f} ms/inst, "
+                      f"mean cost {rows[-1]['mean_cost']:.4f}", flush=True)
+    return rows
+
+
 def run_library() -> list[dict]:
     """Gaps of ``attention`` (nearest-size shipped checkpoint) to best-known values on real instances."""
     rows = []
@@ -191,8 +240,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     rows = []
-    jobs = [] if args.rl4co else [(path, cfg, None) for path, cfg in shipped_checkpoints()]
-    for task in filter(None, "" if args.rl4co else args.other_sizes.split(",")):
+    only = args.rl4co or args.inference
+    jobs = [] if only else [(path, cfg, None) for path, cfg in shipped_checkpoints()]
+    for task in filter(None, "" if only else args.other_sizes.split(",")):
         problem, size = task.rstrip("0123456789"), int(task[len(task.rstrip("0123456789")):])
         path = find_checkpoint(ncosolve.generate(problem, 1, size)[0])
         jobs.append((path, load_policy(path)[0].cfg, size))
@@ -204,7 +254,8 @@ def main(argv=None) -> int:
               f"({row['attention_ms_per_instance']:.1f} ms/inst)"
               + ("" if polish is None else f", +2opt {polish:.2f}%")
               + (f", target {row['target_gap_pct']}%" if row["target_gap_pct"] is not None else ""), flush=True)
-    library = run_library() if args.tsplib and not args.rl4co else []
+    library = run_library() if args.tsplib and not only else []
+    inference = run_inference(args) if args.inference else []
     side_by_side = run_rl4co(args) if args.rl4co else []
     summary = {}
     for suite in sorted({r["suite"] for r in library}):
@@ -219,6 +270,7 @@ def main(argv=None) -> int:
                           "load_average_at_end": list(os.getloadavg())},
               "versions": {"ncosolve": ncosolve.__version__, "torch": torch.__version__, "rl4co": _rl4co_version()},
               "wall_time_s": time.perf_counter() - started, "generated": rows, "attention_vs_rl4co": side_by_side,
+              "inference": inference,
               "library_summary": summary, "library": library}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
