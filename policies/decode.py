@@ -111,24 +111,34 @@ ROLLOUT_CELLS = 100_000  # batch rows x N^2 per rollout: past this the step tens
 @torch.no_grad()
 def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed: int = 0,
            chunk: int | None = None, deadline: float | None = None, cutoff: float | None = None):
-    """Best solution per instance under ``how``; returns (solutions, lengths) in input order.
+    """Best solution per instance under ``how``; returns (solutions, lengths) in input order (``decode_pool``
+    with one candidate kept; an instance with none has solution None and length inf)."""
+    pools = decode_pool(policy, instances, how, seed, chunk, deadline, cutoff, keep=1)
+    return [p[0][1] if p else None for p in pools], np.array([p[0][0] if p else np.inf for p in pools])
+
+
+@torch.no_grad()
+def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed: int = 0,
+                chunk: int | None = None, deadline: float | None = None, cutoff: float | None = None,
+                keep: int = 1) -> list[list[tuple[float, list]]]:
+    """The ``keep`` best distinct solutions per instance under ``how``, as (length, solution) lists, best first
+    (a local search can then start from several, as ``attention+2opt`` does).
 
     Instances are grouped by size and decoded ``chunk`` at a time, all augmented copies in one batch; by
     default as many as keep (instances x copies) x N^2 near ``ROLLOUT_CELLS`` (a decoder step is memory-bound:
     on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A CVRP
-    with a fleet cap (``num_vehicles``) keeps the best candidate within the cap; only when no candidate fits
-    does it keep the best overall, which ``evaluate`` then reports as over the fleet.
+    with a fleet cap (``num_vehicles``) ranks candidates within the cap first; only when none fits is a
+    solution over the fleet kept, which ``evaluate`` then reports as such.
     With a ``deadline`` (a ``time.perf_counter()`` value) copies are encoded and run one at a time, round-robin
     over the sampling rounds, and stop once it has passed (after at least one). Past ``cutoff`` (another such
     value, normally after ``deadline``) a rollout finishes its trajectories without the network (``rollout``),
     and an encoding that would end past it is not started or given up (``AttentionPolicy.encode``): the
-    instances of that chunk then keep what earlier copies found, possibly nothing (solution None).
+    instances of that chunk then keep what earlier copies found, possibly nothing (an empty list).
     """
     policy.eval()
     generator = torch.Generator().manual_seed(seed)
     fleets = [getattr(inst, "num_vehicles", None) for inst in instances]
-    over_cap = np.ones(len(instances), dtype=bool)  # nothing kept yet ranks last
-    solutions, lengths = [None] * len(instances), np.full(len(instances), np.inf)
+    pools: list[list[tuple[bool, float, list]]] = [[] for _ in instances]
     by_size: dict[int, list[int]] = {}
     for i, inst in enumerate(instances):
         by_size.setdefault(inst.n, []).append(i)
@@ -153,9 +163,8 @@ def decode(policy: AttentionPolicy, instances, how: Decoding = Decoding(), seed:
                         break
                 length, actions, _ = rollout(policy, groups[g], how.multistart, how.sample, encoded[g], generator,
                                              how.max_starts, cutoff)
-                _keep_best(base.problem, part, length, actions, solutions, lengths, [fleets[i] for i in part],
-                           over_cap)
-    return solutions, lengths
+                _fold(base.problem, part, length, actions, pools, [fleets[i] for i in part], keep)
+    return [[(length, solution) for _, length, solution in pool] for pool in pools]
 
 
 def route_counts(actions: torch.Tensor) -> torch.Tensor:
@@ -164,11 +173,10 @@ def route_counts(actions: torch.Tensor) -> torch.Tensor:
     return ((actions != 0) & ends).sum(-1)
 
 
-def _keep_best(problem, part, length, actions, solutions, lengths, fleets, over_cap) -> None:
-    """Fold one rollout over (copies x instances, starts) into the best solution per instance.
-
-    Ranking is (over the fleet cap, length): a candidate within the cap beats every candidate over it.
-    """
+def _fold(problem, part, length, actions, pools, fleets, keep: int) -> None:
+    """Fold one rollout over (copies x instances, starts) into each instance's pool of its ``keep`` best
+    distinct solutions, ranked by (over the fleet cap, length): a candidate within the cap beats any over it.
+    Candidates of equal length count as one (a tour and its reversal, or the same tour from two starts)."""
     copies = length.shape[0] // len(part)
     length = length.view(copies, len(part), -1).permute(1, 0, 2).reshape(len(part), -1)
     actions = actions.view(copies, len(part), *actions.shape[1:]).permute(1, 0, 2, 3)
@@ -177,9 +185,16 @@ def _keep_best(problem, part, length, actions, solutions, lengths, fleets, over_
     if problem == "cvrp" and any(f is not None for f in fleets):
         cap = torch.tensor([f if f is not None else actions.shape[-1] for f in fleets])
         over = route_counts(actions) > cap[:, None]
-    best = torch.where(over, length + length.max() + 1.0, length).argmin(1)
+    order = torch.where(over, length + length.max() + 1.0, length).argsort(1)
     for row, i in enumerate(part):
-        key = (bool(over[row, best[row]]), float(length[row, best[row]]))
-        if key < (over_cap[i], lengths[i]):
-            over_cap[i], lengths[i] = key
-            solutions[i] = to_solution(problem, actions[row, best[row]].numpy())
+        pool = pools[i]
+        seen = {round(entry[1], 9) for entry in pool}
+        for j in order[row].tolist():
+            if len(pool) >= keep and (bool(over[row, j]), float(length[row, j])) >= pool[-1][:2]:
+                break
+            if round(float(length[row, j]), 9) in seen:
+                continue
+            seen.add(round(float(length[row, j]), 9))
+            pool.append((bool(over[row, j]), float(length[row, j]), to_solution(problem, actions[row, j].numpy())))
+            pool.sort(key=lambda entry: entry[:2])
+            del pool[keep:]

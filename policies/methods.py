@@ -13,7 +13,9 @@ from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_nei
 from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
-from ncosolve.policies.decode import Decoding, decode
+from ncosolve.policies.decode import Decoding, decode_pool
+from ncosolve.errors import InfeasibleSolution
+from ncosolve.problems import evaluate
 from ncosolve.registry import register
 
 MAX_STARTS = 200  # multi-start from at most this many nodes, so large instances stay within the budget
@@ -44,20 +46,34 @@ def _torch_threads(threads: int):
         torch.set_num_threads(before)
 
 
-def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff: float, threads: int = 1):
-    """Decode one instance (single-threaded by default: one small instance gains nothing from more): no new
-    copy or sampling round after ``deadline``, and no network step after ``cutoff`` (``decode``)."""
+def _cost(instance, solution) -> float:
+    """``evaluate``'s objective, or inf for a solution it refuses (a CVRP over its fleet cap: ``solve`` then
+    reports it infeasible)."""
+    try:
+        return evaluate(instance, solution)
+    except InfeasibleSolution:
+        return float("inf")
+
+
+def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff: float, threads: int = 1,
+         keep: int = 1):
+    """The ``keep`` best distinct solutions of one instance, as (cost, solution) best first, and the info.
+
+    Single-threaded by default (one small instance gains nothing from more): no new copy or sampling round
+    after ``deadline``, and no network step after ``cutoff`` (``decode_pool``).
+    """
     policy, info = _policy(instance, checkpoint)
     with torch.inference_mode(), _torch_threads(threads):
-        solutions, lengths = decode(policy, [instance], how, seed=seed, deadline=deadline, cutoff=cutoff)
+        pool = decode_pool(policy, [instance], how, seed=seed, deadline=deadline, cutoff=cutoff, keep=keep)[0]
     info.update({"multistart": how.multistart, "augment": how.augment if uses_coords(instance) else 1,
-                 "decode": "sampling" if how.sample else "greedy", "policy_cost": float(lengths[0])})
-    if solutions[0] is None:  # the encoder could not finish within the budget: build without the network
+                 "decode": "sampling" if how.sample else "greedy"})
+    if not pool:  # the encoder could not finish within the budget: build without the network
         info["fallback"] = "nearest neighbour (the encoder would have overrun the time limit)"
-        if instance.problem == "tsp":
-            return [int(v) for v in nearest_neighbor_tour(instance)], info
-        return nearest_neighbor_routes(instance), info
-    return solutions[0], info
+        built = ([int(v) for v in nearest_neighbor_tour(instance)] if instance.problem == "tsp"
+                 else nearest_neighbor_routes(instance))
+        return [(_cost(instance, built), built)], info
+    info["policy_cost"] = pool[0][0]
+    return pool, info
 
 
 @register("attention", ("tsp", "cvrp"), "Pair-aware attention policy (POMO-style), greedy multi-start + x8 "
@@ -66,8 +82,9 @@ def attention_solve(instance, time_limit: float, seed: int = 0, checkpoint: str 
                     multistart: bool = True, max_starts: int = MAX_STARTS, threads: int = 1):
     """Greedy decoding from every start node (and ``augment`` dihedral copies, while time remains); the best."""
     start = time.perf_counter()
-    return _run(instance, Decoding(multistart=multistart, augment=augment, max_starts=max_starts), seed,
-                checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
+    pool, info = _run(instance, Decoding(multistart=multistart, augment=augment, max_starts=max_starts), seed,
+                      checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
+    return pool[0][1], info
 
 
 @register("attention-sample", ("tsp", "cvrp"), "Pair-aware attention policy, multi-start sampling until the "
@@ -77,19 +94,36 @@ def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoin
     """Sampled multi-start decoding, up to ``rounds`` rounds per copy or ~70% of the time limit; the best."""
     start = time.perf_counter()
     how = Decoding(sample=True, augment=augment, samples=rounds, max_starts=max_starts)
-    return _run(instance, how, seed, checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
+    pool, info = _run(instance, how, seed, checkpoint, start + 0.7 * time_limit, start + 0.9 * time_limit, threads)
+    return pool[0][1], info
 
 
 @register("attention+2opt", ("tsp", "cvrp"), "Pair-aware attention policy (greedy multi-start + x8 "
-          "augmentation), then the numba 2-opt / Or-opt local search until the time limit",
-          default_time_limit=10.0, strength=3, prepare=prepare_local_search)
+          "augmentation), then the numba 2-opt / Or-opt local search on its best distinct solutions in turn "
+          "until the time limit", default_time_limit=10.0, strength=3, prepare=prepare_local_search)
 def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
-                         augment: int = 8, threads: int = 1):
-    """``attention``'s solution polished by ``improve_tour`` (TSP) or ``improve_routes`` (CVRP, in-route)."""
+                         augment: int = 8, threads: int = 1, candidates: int = 128):
+    """``attention``'s ``candidates`` best distinct solutions, each polished by ``improve_tour`` (TSP) or
+    ``improve_routes`` (CVRP, in-route), best first, while time remains; the best polished one.
+
+    Different multi-start trajectories fall into different local optima, so polishing several beats polishing
+    only the best (the time a single polish leaves is otherwise unused)."""
     start = time.perf_counter()
-    solution, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
-                          start + 0.4 * time_limit, start + 0.6 * time_limit, threads)
-    left = max(0.0, 0.9 * time_limit - (time.perf_counter() - start))
-    if instance.problem == "tsp":
-        return [int(v) for v in improve_tour(instance, solution, left, seed)], info
-    return improve_routes(instance, solution, left), info
+    pool, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
+                      start + 0.4 * time_limit, start + 0.6 * time_limit, threads, keep=candidates)
+    end = start + 0.9 * time_limit
+    best = None
+    for rank, (_, solution) in enumerate(pool):
+        left = end - time.perf_counter()
+        if rank and left <= 0:
+            break
+        if instance.problem == "tsp":
+            polished = [int(v) for v in improve_tour(instance, solution, max(0.0, left), seed)]
+        else:
+            polished = improve_routes(instance, solution, max(0.0, left))
+        cost = _cost(instance, polished)
+        if best is None or cost < best[0]:
+            best = (cost, polished, rank)
+        info["polished"] = rank + 1
+    info["best_from_rank"] = best[2]
+    return best[1], info

@@ -82,6 +82,16 @@ def test_two_opt_polish_never_worsens(eil51):
         # same time may find a better start under load, so it is not the yardstick)
         assert polished.feasible and optimum <= polished.cost <= polished.info["policy_cost"] + 1e-9
         assert polished.runtime_s <= 1.1 * 5 + 0.5
+        assert 1 <= polished.info["best_from_rank"] + 1 <= polished.info["polished"] <= 128
+
+
+def test_polishing_more_candidates_is_never_worse_than_polishing_the_best_alone(eil51):
+    """The first candidate polished is the policy's best, the one a single polish would take (augment=1
+    keeps the decoding identical whatever the load), so the best over more candidates cannot be worse."""
+    one = ncosolve.solve(eil51, "attention+2opt", time_limit=3, augment=1, candidates=1)
+    many = ncosolve.solve(eil51, "attention+2opt", time_limit=3, augment=1, candidates=64)
+    assert one.info["policy_cost"] == many.info["policy_cost"] and one.info["polished"] == 1
+    assert many.info["polished"] > 1 and many.cost <= one.cost
 
 
 def test_checkpoint_option_overrides_the_shipped_one(tmp_path, eil51):

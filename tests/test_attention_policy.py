@@ -207,7 +207,7 @@ def test_deadline_still_decodes_one_copy():
 
 def test_fleet_cap_keeps_the_best_candidate_within_it():
     """A shorter candidate that needs one route more than the fleet loses to a longer one within the fleet."""
-    from ncosolve.policies.decode import _keep_best, route_counts
+    from ncosolve.policies.decode import _fold, route_counts
 
     three_routes = torch.tensor([3, 0, 1, 0, 2, 0, 0])
     two_routes = torch.tensor([1, 2, 0, 3, 0, 0, 0])
@@ -215,10 +215,27 @@ def test_fleet_cap_keeps_the_best_candidate_within_it():
     actions = torch.stack([three_routes, two_routes])[None]  # (copies x instances, starts, T)
     length = torch.tensor([[5.0, 6.0]], dtype=torch.float64)
     for fleet, expected in ((None, [[3], [1], [2]]), (2, [[1, 2], [3]]), (1, [[3], [1], [2]])):
-        solutions, lengths, over = [None], np.full(1, np.inf), np.ones(1, dtype=bool)
-        _keep_best("cvrp", [0], length, actions, solutions, lengths, [fleet], over)
-        assert solutions[0] == expected, fleet
+        pools = [[]]
+        _fold("cvrp", [0], length, actions, pools, [fleet], keep=1)
+        assert pools[0][0][2] == expected, fleet
+    pools = [[]]
+    _fold("cvrp", [0], length, actions, pools, [2], keep=2)
+    assert [entry[2] for entry in pools[0]] == [[[1, 2], [3]], [[3], [1], [2]]]  # within the cap first
 
+
+def test_pool_keeps_the_best_distinct_solutions_best_first():
+    """decode_pool: up to ``keep`` solutions per instance, distinct lengths, sorted, the first one decode()'s."""
+    from ncosolve.policies.decode import decode_pool
+
+    instances = ncosolve.generate("tsp", 3, 15, seed=4)
+    policy = tiny()
+    pools = decode_pool(policy, instances, Decoding(augment=2), keep=6)
+    solutions, lengths = decode(policy, instances, Decoding(augment=2))
+    for inst, pool, best, length in zip(instances, pools, solutions, lengths):
+        costs = [c for c, _ in pool]
+        assert len(pool) == 6 and costs == sorted(costs) and len(set(costs)) == 6
+        assert pool[0] == (length, best)
+        assert all(ncosolve.evaluate(inst, tour) == pytest.approx(c, rel=1e-12) for c, tour in pool)
 
 
 @pytest.mark.parametrize("problem", ["tsp", "cvrp"])
