@@ -19,6 +19,7 @@ from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance
 from ncosolve.problems.network import NDPInstance, Network
 from ncosolve.generators import generate
 from ncosolve.io import read_instance, read_solution, write_instance, write_solution
+from ncosolve import registry as _registry
 from ncosolve.registry import methods, register
 from ncosolve.result import Result
 from ncosolve.solve import solve
@@ -29,10 +30,11 @@ import ncosolve.suites_generated  # noqa: E402,F401  (registers the generated Ko
 
 import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
-import ncosolve.policies.methods  # noqa: E402,F401  (registers the attention methods)
-import ncosolve.policies.rl4co_pomo  # noqa: E402,F401  (registers rl4co-pomo; rl4co itself is imported when it runs)
-import ncosolve.policies.ndp_rl, ncosolve.policies.ndp_surrogate  # noqa: E402,F401  (registers ndp-rl, ndp-surrogate-ga)
-import ncosolve.policies.mapf_methods  # noqa: E402,F401  (registers mapf-learned)
+# the learned methods import torch: registered on the first method lookup (ncosolve.registry.defer)
+for _module in ("ncosolve.policies.methods", "ncosolve.policies.rl4co_pomo", "ncosolve.policies.ndp_rl",
+                "ncosolve.policies.ndp_surrogate", "ncosolve.policies.mapf_methods"):
+    _registry.defer(_module)
+del _module
 
 __all__ = [
     "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance",

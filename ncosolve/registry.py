@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from typing import Callable
@@ -44,6 +45,18 @@ class Method:
 
 
 _METHODS: dict[str, Method] = {}
+_DEFERRED: list[str] = []  # modules whose @register calls run on the first lookup (they import torch)
+
+
+def defer(module: str) -> None:
+    """Register ``module``'s methods on the first ``get_method`` / ``methods`` call instead of now, so that
+    ``import ncosolve`` (and ``ncosolve --help``) does not pay for torch until a method is looked up."""
+    _DEFERRED.append(module)
+
+
+def _load_deferred() -> None:
+    while _DEFERRED:
+        importlib.import_module(_DEFERRED.pop(0))
 
 
 def register(name: str, problems: tuple[str, ...], description: str, *, requires: tuple[str, ...] = (),
@@ -61,6 +74,7 @@ def register(name: str, problems: tuple[str, ...], description: str, *, requires
 
 def get_method(name: str) -> Method:
     """The registered method ``name``, or UnknownMethod listing the known ones."""
+    _load_deferred()
     if name not in _METHODS:
         raise UnknownMethod(f"unknown method {name!r}; known: {', '.join(sorted(_METHODS))}")
     return _METHODS[name]
@@ -68,6 +82,7 @@ def get_method(name: str) -> Method:
 
 def methods(problem: str | None = None, available_only: bool = False) -> list[Method]:
     """Registered methods, optionally only those for ``problem`` and/or whose dependencies are installed."""
+    _load_deferred()
     out = [m for m in _METHODS.values() if problem is None or problem in m.problems]
     if available_only:
         out = [m for m in out if m.available]

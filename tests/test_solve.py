@@ -80,3 +80,15 @@ def test_preparation_runs_before_the_clock_and_is_reported(toy_methods, eil51):
     result = ncosolve.solve(eil51, method="prepared", time_limit=1)
     assert prepared == ["eil51"] and result.feasible
     assert result.info["prepare_s"] >= 0.3 and result.runtime_s < 0.3
+
+
+def test_import_defers_torch_until_a_method_is_looked_up():
+    """``import ncosolve`` (and so ``ncosolve --help``) must not pay torch's import; the first lookup
+    registers the learned methods."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ncosolve; assert 'torch' not in sys.modules, 'torch imported'; "
+            "names = {m.name for m in ncosolve.methods()}; "
+            "assert {'attention', 'rl4co-pomo', 'ndp-rl', 'ndp-surrogate-ga', 'mapf-learned'} <= names, names")
+    subprocess.run([sys.executable, "-c", code], check=True)
