@@ -11,10 +11,10 @@ import torch
 
 from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
 from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
+from ncosolve.errors import InfeasibleSolution
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode_pool
-from ncosolve.errors import InfeasibleSolution
 from ncosolve.problems import evaluate
 from ncosolve.registry import register
 
