@@ -24,7 +24,7 @@ checkpoint): multi-start greedy with x8 and with x1 augmentation, in one process
 ``--processes`` worker processes of one torch thread each (the issue's "ms per instance on this 2-core CPU").
 
 Usage: ``python benchmarks/attention_routing.py [--n 20] [--ref-time 1] [--tsplib]
-[--other-sizes tsp100,cvrp50] [--out benchmarks/results/attention_routing.json]``;
+[--other-sizes tsp200,cvrp200] [--out benchmarks/results/attention_routing.json]``;
 ``python benchmarks/attention_routing.py --rl4co --n 100 [--rl4co-checkpoint P] [--attention-checkpoint P]``
 """
 
@@ -64,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--polish-time", type=float, default=1.0, help="attention+2opt seconds per instance")
     parser.add_argument("--tsplib", action="store_true", help="also TSPLIB <= 200 nodes, CVRPLIB A and X <= 200")
     parser.add_argument("--tasks", default="", help="comma-separated tasks to run (e.g. tsp100,cvrp100); default all")
-    parser.add_argument("--other-sizes", default="tsp100,cvrp50",
+    parser.add_argument("--other-sizes", default="",
                         help="comma-separated tasks without their own checkpoint, run with the nearest size")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--rl4co", action="store_true", help="only the side-by-side with rl4co-pomo")

@@ -19,7 +19,8 @@ def eil51():
 
 def test_shipped_checkpoints_are_small_and_record_their_budget():
     shipped = shipped_checkpoints()
-    assert {p.name for p, _ in shipped} >= {"tsp50.pt", "tsp20.pt", "cvrp20.pt"}
+    assert {p.name for p, _ in shipped} >= {"tsp20.pt", "tsp50.pt", "tsp100.pt", "cvrp20.pt", "cvrp50.pt",
+                                            "cvrp100.pt", "atsp20.pt", "atsp50.pt"}
     for path, _ in shipped:
         assert path.stat().st_size < 5_000_000
         training = read_checkpoint(path)[0]["training"]
@@ -31,6 +32,7 @@ def test_nearest_size_checkpoint_is_chosen():
     assert find_checkpoint(ncosolve.generate("tsp", 1, 30)[0]).name == "tsp20.pt"
     assert find_checkpoint(ncosolve.generate("tsp", 1, 500)[0]).name == "tsp100.pt"
     assert find_checkpoint(ncosolve.generate("cvrp", 1, 50)[0]).name == "cvrp50.pt"
+    assert find_checkpoint(ncosolve.generate("cvrp", 1, 120)[0]).name == "cvrp100.pt"
     assert find_checkpoint(ncosolve.generate("cvrp", 1, 30)[0]).name == "cvrp20.pt"
     assert find_checkpoint(generate_atsp(1, 20)[0]).name == "atsp20.pt"
     assert find_checkpoint(generate_atsp(1, 60)[0]).name == "atsp50.pt"
