@@ -11,7 +11,8 @@ nodes and CVRPLIB sets A and X (<= 200 customers) against their best-known value
 ``--tasks tsp100,cvrp100`` runs only those tasks (two shells can split the work).
 
 The issue's first-milestone targets (1,000 instances, TSP50 <= 1.5 %, CVRP50 <= 5 %, ...) are printed
-beside the figures; the shipped checkpoints are small CPU-trained models and are far from them.
+beside the figures; the shipped checkpoints are small CPU-trained models (BENCHMARKS.md says which
+targets they meet).
 
 ``--rl4co`` runs instead the side-by-side with rl4co's own POMO (``rl4co-pomo``): for each shipped rl4co
 checkpoint (or ``--rl4co-checkpoint``), the same first ``--n`` test instances, the same reference in the same run,
