@@ -87,17 +87,6 @@ def reference_method(problem: str) -> str:
     return "lkh" if get_method("lkh").available else "ortools"
 
 
-def reference_cost(instance, method: str, time_limit: float, tries: int = 4) -> float:
-    """The reference's cost, its budget doubled after a run that found nothing (LKH's preprocessing can miss
-    a 0.5 s limit on a loaded machine); NcoError if every try fails (a missing reference is not a gap)."""
-    for k in range(tries):
-        result = ncosolve.solve(instance, method, time_limit=time_limit * 2 ** k)
-        if result.feasible:
-            return result.cost
-    raise ncosolve.NcoError(f"reference {method} found nothing for {instance.name} in {tries} tries "
-                            f"({result.info.get('status') or result.info.get('infeasible_reason')})")
-
-
 def test_set(problem: str, variant: str, size: int, n: int) -> list:
     """The first ``n`` seed-1234 test instances of a checkpoint's task."""
     if variant == "matrix":
@@ -111,7 +100,7 @@ def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
     size = cfg.size if size is None else size
     instances = test_set(cfg.problem, cfg.variant, size, args.n)
     ref = reference_method(cfg.problem)
-    ref_costs = [reference_cost(i, ref, args.ref_time) for i in instances]
+    ref_costs = reference_costs(instances, ref, args.ref_time, tries=4)  # LKH at 0.5 s can miss under load
     policy, meta = load_policy(path, cfg.problem)
     start = time.perf_counter()
     solutions, lengths = decode(policy, instances, Decoding())

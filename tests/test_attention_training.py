@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 import ncosolve
@@ -101,3 +102,21 @@ def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_state(tmp_path):
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
     assert [json.loads(line)["epoch"] for line in (killed / "log.jsonl").read_text().splitlines()] == [1, 2]
     load_policy(killed / "policy.pt", "tsp")  # the last checkpoint is whole, not half-written
+
+
+def test_reference_costs_retry_with_twice_the_time_then_refuse(toy_methods):
+    """A reference that finds nothing is run again with doubled time (``tries``); with none left, an error."""
+    from ncosolve.policies.reinforce import reference_costs
+
+    budgets = []
+
+    def slow_starter(instance, time_limit, seed=0):  # finds a tour only when given at least 1 s
+        budgets.append(time_limit)
+        return (list(range(instance.n)) if time_limit >= 1.0 else None), {}
+
+    toy_methods("t-slow-start", slow_starter)
+    inst = ncosolve.generate("tsp", 1, 8, seed=0)[0]
+    assert reference_costs([inst], "t-slow-start", 0.25, tries=3)[0] == ncosolve.evaluate(inst, list(range(8)))
+    assert budgets == [0.25, 0.5, 1.0]
+    with pytest.raises(ncosolve.NcoError, match="then doubled, 2 runs"):
+        reference_costs([inst], "t-slow-start", 0.25, tries=2)
