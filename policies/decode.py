@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass
 
@@ -190,11 +191,11 @@ def _fold(problem, part, length, actions, pools, fleets, keep: int) -> None:
         pool = pools[i]
         seen = {round(entry[1], 9) for entry in pool}
         for j in order[row].tolist():
-            if len(pool) >= keep and (bool(over[row, j]), float(length[row, j])) >= pool[-1][:2]:
+            rank = (bool(over[row, j]), float(length[row, j]))
+            if len(pool) >= keep and rank >= pool[-1][:2]:
                 break
-            if round(float(length[row, j]), 9) in seen:
+            if round(rank[1], 9) in seen:
                 continue
-            seen.add(round(float(length[row, j]), 9))
-            pool.append((bool(over[row, j]), float(length[row, j]), to_solution(problem, actions[row, j].numpy())))
-            pool.sort(key=lambda entry: entry[:2])
+            seen.add(round(rank[1], 9))
+            bisect.insort(pool, (*rank, to_solution(problem, actions[row, j].numpy())), key=lambda entry: entry[:2])
             del pool[keep:]
