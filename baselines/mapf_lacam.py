@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from ncosolve.baselines.mapf_pibt import _seed, initial_priorities, pibt_config
+from ncosolve.baselines.mapf_pibt import NO_PREFERENCES, _seed, initial_priorities, pibt_config
 from ncosolve.problems.mapf import MAPFInstance, _bfs_many, neighbor_table, to_ids, to_positions
 from ncosolve.registry import register
 
@@ -82,7 +82,8 @@ def lacam(nbr: np.ndarray, dist: np.ndarray, starts: np.ndarray, goals: np.ndarr
             for v in cells[rng.permutation(len(cells))]:
                 node.tree.append(_Constraint(cons, i, int(v)))
         who, where = cons.arrays()
-        new = pibt_config(nbr, dist, goals, node.config, node.order, who, where, occ_now, occ_next)
+        new = pibt_config(nbr, dist, goals, node.config, node.order, who, where, occ_now, occ_next,
+                          NO_PREFERENCES)
         if len(new) == 0:
             continue
         key = new.tobytes()

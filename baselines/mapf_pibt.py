@@ -17,6 +17,9 @@ import numpy as np
 from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance, _bfs_many, neighbor_table, to_ids, to_positions
 from ncosolve.registry import register
 
+NO_PREFERENCES = np.empty((0, 5), dtype=np.int64)
+"""``pibt_config``'s ``pref`` for plain PIBT: every agent orders its moves by distance to its goal"""
+
 
 @numba.njit(cache=True)
 def _seed(seed: int) -> None:
@@ -111,11 +114,19 @@ def _swap_partner(i, cand, nbr, dist, goals, q_from, q_to, occ_now) -> int:
 
 
 @numba.njit(cache=True)
-def _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next) -> bool:
-    u0 = q_from[i]
+def _candidates(i, u0, nbr, dist, pref):
+    """(cells agent ``i`` at ``u0`` tries in order, how many): ``pref[i]`` (actions, best first, -1 padded) when
+    ``pref`` has rows, else its free neighbours by distance to goal with a random tie-break."""
     cand = np.empty(5, dtype=np.int64)
-    key = np.empty(5, dtype=np.float64)
     m = 0
+    if pref.shape[0] > 0:
+        for x in range(5):
+            k = pref[i, x]
+            if k >= 0 and nbr[u0, k] >= 0:
+                cand[m] = nbr[u0, k]
+                m += 1
+        return cand, m
+    key = np.empty(5, dtype=np.float64)
     for k in range(5):
         v = nbr[u0, k]
         if v >= 0:
@@ -128,6 +139,17 @@ def _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next) -> bool:
             key[y - 1], key[y] = key[y], key[y - 1]
             cand[y - 1], cand[y] = cand[y], cand[y - 1]
             y -= 1
+    return cand, m
+
+
+@numba.njit(cache=True)
+def _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next, pref) -> bool:
+    u0 = q_from[i]
+    cand, m = _candidates(i, u0, nbr, dist, pref)
+    if m == 0:  # no candidate at all (a preference list without wait): stay
+        occ_next[u0] = i
+        q_to[i] = u0
+        return False
     partner = _swap_partner(i, cand, nbr, dist, goals, q_from, q_to, occ_now)
     if partner != -1:
         cand[:m] = cand[:m][::-1].copy()
@@ -141,7 +163,7 @@ def _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next) -> bool:
         occ_next[v] = i
         q_to[i] = v
         if k != -1 and v != u0 and q_to[k] == -1 and not _func_pibt(k, nbr, dist, goals, q_from, q_to, occ_now,
-                                                                    occ_next):
+                                                                    occ_next, pref):
             continue
         if x == 0 and partner != -1 and q_to[partner] == -1 and occ_next[u0] == -1:
             q_to[partner] = u0  # pull the partner into the cell we leave
@@ -153,11 +175,13 @@ def _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next) -> bool:
 
 
 @numba.njit(cache=True)
-def pibt_config(nbr, dist, goals, q_from, order, cons_who, cons_where, occ_now, occ_next) -> np.ndarray:
+def pibt_config(nbr, dist, goals, q_from, order, cons_who, cons_where, occ_now, occ_next,
+                pref) -> np.ndarray:
     """Next configuration from ``q_from`` (cell per agent, ``goals`` their goal cells) with agents ``cons_who``
     forced to ``cons_where``;
     an empty array when the constraints collide or an agent cannot be placed (LaCAM's configuration generator).
-    ``occ_now`` / ``occ_next`` are scratch arrays of -1 over the cells, restored on return."""
+    ``occ_now`` / ``occ_next`` are scratch arrays of -1 over the cells, restored on return. ``pref`` (agents, 5)
+    replaces each agent's distance order with its own action order (a learned policy's collision shield)."""
     n = len(q_from)
     q_to = np.full(n, -1, dtype=np.int64)
     for i in range(n):
@@ -176,7 +200,7 @@ def pibt_config(nbr, dist, goals, q_from, order, cons_who, cons_where, occ_now, 
         occ_next[v] = i
     if ok:
         for i in order:
-            if q_to[i] == -1 and not _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next):
+            if q_to[i] == -1 and not _func_pibt(i, nbr, dist, goals, q_from, q_to, occ_now, occ_next, pref):
                 ok = False
                 break
     for i in range(n):
@@ -200,7 +224,7 @@ def _pibt_oneshot(nbr, dist, q, goals, prio, steps, out) -> int:
         if np.all(q == goals):
             return s
         order = np.argsort(-prio)
-        q_new = pibt_config(nbr, dist, goals, q, order, empty, empty, occ_now, occ_next)
+        q_new = pibt_config(nbr, dist, goals, q, order, empty, empty, occ_now, occ_next, NO_PREFERENCES)
         q[:] = q_new
         out[s] = q
         for i in range(len(q)):
@@ -235,7 +259,7 @@ def _pibt_lifelong(nbr, q, streams, horizon, out) -> None:
         if t == horizon:
             break
         order = np.argsort(-prio)
-        q[:] = pibt_config(nbr, dist, goals, q, order, empty, empty, occ_now, occ_next)
+        q[:] = pibt_config(nbr, dist, goals, q, order, empty, empty, occ_now, occ_next, NO_PREFERENCES)
         out[t + 1] = q
         for i in range(n):
             prio[i] += 1.0

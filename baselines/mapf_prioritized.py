@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ncosolve.baselines.mapf_pibt import _seed, pibt_config
+from ncosolve.baselines.mapf_pibt import NO_PREFERENCES, _seed, pibt_config
 from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids, to_positions
 from ncosolve.registry import register
 
@@ -209,7 +209,7 @@ def _lifelong(instance, time_limit, seed, window, replan_every):
                 goals = streams[np.arange(n), np.minimum(k, streams.shape[1] - 1)]
                 dist = np.stack([dists[int(g)] for g in goals])
                 q = pibt_config(nbr, dist, goals, q, np.argsort(-reached, kind="stable"), empty, empty,
-                                occ_now, occ_next)
+                                occ_now, occ_next, NO_PREFERENCES)
                 pibt_steps += 1
             configs.append(q.copy())
             _advance(q, streams, k, reached)
