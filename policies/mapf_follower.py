@@ -12,6 +12,9 @@ Per agent and timestep:
    goal, PIBT's rule, ties broken by a fixed per-agent offset), so the network can tell who yields.
 4. **Acting.** ``FollowerNet`` sees ``CHANNELS`` over the (2r+1)^2 window and picks one of the 5 actions
    (illegal ones masked). Trained by PPO with a small reward for stepping onto the next cell of the plan.
+5. **Collision shield** (``FollowerConfig.shield``): instead of letting conflicting moves turn into waits,
+   PIBT places the agents in priority order, each trying its sampled action first and then its other actions
+   by probability, pushing lower-priority agents out of the way (CS-PIBT, Veerapaneni et al., ICAPS 2024).
 
 The simulator is the env's ``MAPFCore`` (POGEMA conventions; conflicting moves become waits), so paths are
 valid by construction and scored by ``evaluate``. Checkpoints: state_dict + JSON config + ncosolve version,
@@ -30,9 +33,10 @@ import torch
 from torch import nn
 
 import ncosolve.errors
+from ncosolve.baselines.mapf_pibt import pibt_config
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
-from ncosolve.problems.mapf import MOVES, neighbor_table
+from ncosolve.problems.mapf import MOVES, _bfs_many, neighbor_table
 
 FORMAT = "ncosolve-mapf-follower/1"
 SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "mapf"
@@ -57,6 +61,8 @@ class FollowerConfig:
     """per-step decay of the seen-agents heat map"""
     heat_cost: float = 2.0
     """extra cost of entering a cell per unit of heat"""
+    shield: bool = False
+    """resolve each step's moves by PIBT over the agents' action preferences (CS-PIBT) instead of waits"""
     training: dict = field(default_factory=dict)
     """budget and hardware of the run that produced the weights (informational)"""
 
@@ -167,6 +173,9 @@ class Follower:
         self.next_cell = np.zeros(n, dtype=np.int64)
         self.waiting = np.zeros(n, dtype=np.float64)  # steps since the last goal
         self.tie_break = (np.arange(n) * 0.6180339887) % 1.0
+        self._dist_goal = np.full(n, -1, dtype=np.int64)  # goal cell of each row of _dist (the shield's)
+        self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
+        self._occ = np.full((2, len(self.nbr)), -1, dtype=np.int64)
 
     @property
     def num_agents(self) -> int:
@@ -231,9 +240,32 @@ class Follower:
         d = np.stack(np.divmod(self.next_cell, core.w), axis=1) - core.pos
         return np.argmax(np.all(MOVES[None] == d[:, None], axis=2), axis=1)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Apply joint actions; (per-agent rewards, who reached a goal)."""
+    def shield(self, actions: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
+        order (steps since the last goal), each agent trying its sampled action, then the rest by probability."""
         core = self.core
+        n, w = len(actions), core.w
+        cell = core.pos[:, 0] * w + core.pos[:, 1]
+        goal = core.goals[:, 0] * w + core.goals[:, 1]
+        stale = goal != self._dist_goal
+        if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
+            self._dist[stale] = _bfs_many(self.nbr, goal[stale].astype(np.int32))
+            self._dist_goal[stale] = goal[stale]
+        key = probs.astype(np.float64)
+        key[np.arange(n), actions] = 2.0
+        pref = np.argsort(-key, axis=1, kind="stable").astype(np.int64)
+        order = np.argsort(-(self.waiting + self.tie_break), kind="stable")
+        empty = np.empty(0, dtype=np.int64)
+        q_to = pibt_config(self.nbr, self._dist, goal.astype(np.int64), cell.astype(np.int64), order, empty, empty,
+                           self._occ[0], self._occ[1], pref)
+        return np.argmax(self.nbr[cell] == q_to[:, None], axis=1)
+
+    def step(self, actions: np.ndarray, probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Apply joint actions (through ``shield`` when the config asks for it; then ``probs`` are required);
+        (per-agent rewards, who reached a goal)."""
+        core = self.core
+        if self.cfg.shield:
+            actions = self.shield(actions, probs)
         arrived = core.step(actions)
         on_plan = (core.pos[:, 0] * core.w + core.pos[:, 1]) == self.next_cell
         moved = np.any(core.history[-1] != core.history[-2], axis=1)
@@ -260,10 +292,10 @@ def load_follower(path=None) -> tuple[FollowerNet, dict]:
 
 
 def act(net: FollowerNet, obs: np.ndarray, mask: np.ndarray, generator: torch.Generator | None = None,
-        greedy: bool = False) -> np.ndarray:
-    """Actions for a batch of agents: sampled from the policy with ``generator``, or its argmax."""
+        greedy: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(actions, action probabilities) for a batch of agents: actions sampled with ``generator``, or the argmax."""
     with torch.inference_mode():
-        logits, _ = net(torch.from_numpy(obs), torch.from_numpy(mask))
+        probs = torch.softmax(net(torch.from_numpy(obs), torch.from_numpy(mask))[0], dim=1)
     if greedy:
-        return logits.argmax(dim=1).numpy()
-    return torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator).squeeze(1).numpy()
+        return probs.argmax(dim=1).numpy(), probs.numpy()
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy(), probs.numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,10 +31,10 @@ def _run(follower: Follower, net, steps: int, seed: int, greedy: bool, deadline:
         if time.perf_counter() > deadline:
             return t
         obs, mask = follower.observe()
-        actions = act(net, obs, mask, gen, greedy)
+        actions, probs = act(net, obs, mask, gen, greedy)
         if until_home:
             actions[_parked(follower)] = 0
-        follower.step(actions)
+        follower.step(actions, probs)
     return steps
 
 
@@ -51,14 +52,17 @@ def _parked(follower: Follower) -> np.ndarray:
           "congestion-aware cost map, a shared PPO-trained network picks each move; shipped checkpoint",
           default_time_limit=10.0, strength=0)
 def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint: str | None = None,
-                  max_steps: int | None = None, greedy: bool = False, threads: int = 1):
+                  max_steps: int | None = None, greedy: bool = False, shield: bool | None = None,
+                  threads: int = 1):
     """Paths (agents, T+1, 2) from running the policy in the simulator (conflicting moves become waits).
 
     Lifelong: the instance's horizon; if the time limit stops the policy first, every agent waits for the
     remaining steps (``info["policy_steps"]`` says where it stopped). One-shot: until every agent stands on
     its goal at once; None (infeasible, with the reason in info) if ``max_steps`` (default 4 * (cells +
     agents), as PIBT) or the time limit comes first; an agent on its goal waits unless another agent plans to
-    step onto it. Actions are sampled (seeded) unless ``greedy`` (argmax deadlocks more often)."""
+    step onto it. Actions are sampled (seeded) unless ``greedy`` (argmax deadlocks more often). ``shield``
+    (default: as the checkpoint was trained) resolves each step's moves by PIBT over the agents' action
+    preferences instead of turning conflicting moves into waits."""
     start = time.perf_counter()
     path = Path(checkpoint) if checkpoint is not None else SHIPPED
     net, meta = _cached(str(path.resolve()))
@@ -69,7 +73,9 @@ def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint:
     else:
         steps = max_steps or 4 * (instance.grid.size + instance.num_agents)
     core = MAPFCore(instance, "restart" if lifelong else "nothing", net.cfg.obs_radius, steps)
-    follower = Follower(core, net.cfg)
+    cfg = net.cfg if shield is None else replace(net.cfg, shield=bool(shield))
+    info["shield"] = cfg.shield
+    follower = Follower(core, cfg)
     with _torch_threads(threads):
         taken = _run(follower, net, steps, seed, greedy, start + 0.95 * time_limit, not lifelong)
     info["policy_steps"] = taken

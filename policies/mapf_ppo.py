@@ -65,9 +65,11 @@ class VecFollower:
         parts = [f.observe() for f in self.followers]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, int]:
-        """(per-agent rewards, goals reached) after one joint step of every episode."""
-        out = [f.step(a) for f, a in zip(self.followers, np.split(actions, self.splits))]
+    def step(self, actions: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, int]:
+        """(per-agent rewards, goals reached) after one joint step of every episode (``probs``: the policy's action
+        probabilities, which the collision shield uses when the config has it)."""
+        out = [f.step(a, p) for f, a, p in zip(self.followers, np.split(actions, self.splits),
+                                                np.split(probs, self.splits))]
         return np.concatenate([o[0] for o in out]), int(sum(o[1].sum() for o in out))
 
 
@@ -96,7 +98,7 @@ def collect(net: FollowerNet, vec: VecFollower, steps: int, generator: torch.Gen
         dist = torch.distributions.Categorical(logits=logits)
         a = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
         obs_l.append(o), mask_l.append(m), act_l.append(a), logp_l.append(dist.log_prob(a)), val_l.append(value)
-        reward, got = vec.step(a.numpy())
+        reward, got = vec.step(a.numpy(), dist.probs.numpy())
         rew_l.append(torch.from_numpy(reward))
         reached += got
         obs, mask = vec.observe()
@@ -166,5 +168,5 @@ def throughput(net: FollowerNet, instance, seed: int = 0, greedy: bool = False) 
     gen = torch.Generator().manual_seed(seed)
     for _ in range(instance.horizon):
         obs, mask = follower.observe()
-        follower.step(act(net, obs, mask, gen, greedy))
+        follower.step(*act(net, obs, mask, gen, greedy))
     return evaluate_mapf_lifelong(instance, np.stack(follower.core.history, axis=1))

@@ -3,6 +3,7 @@
     python scripts/train_mapf.py --minutes 35 --threads 1
     python scripts/train_mapf.py --resume runs/mapf__ppo__0__<time>      # continue where it stopped
     python scripts/train_mapf.py --init ncosolve/data/checkpoints/mapf/follower.pt   # fine-tune the shipped one
+    python scripts/train_mapf.py --init ncosolve/data/checkpoints/mapf/follower.pt --shield --heat-cost 1
 
 Every update: ``rollout`` joint steps of ``envs`` lifelong episodes (each a random ``size`` x ``size`` map,
 obstacle density U[0.1, 0.3], ``agents_min``..``agents_max`` agents), then PPO epochs. Every block of
@@ -31,6 +32,10 @@ from ncosolve.mapf_generators import generate_mapf_lifelong
 from ncosolve.policies.mapf_follower import FollowerConfig, FollowerNet, load_follower, save_follower
 from ncosolve.policies.mapf_ppo import PPOConfig, VecFollower, collect, make_instances, ppo_update, throughput
 from ncosolve.script_args import add_fields
+
+
+NETWORK_FIELDS = ("obs_radius", "conv_channels", "hidden")
+"""FollowerConfig fields that shape the weights: ``--init`` takes them from its checkpoint"""
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Args:
     resume: str = ""
     """run directory to continue"""
     init: str = ""
-    """Follower checkpoint whose weights (and network config) this run starts from"""
+    """Follower checkpoint whose weights (and network shape) this run starts from; planner flags apply"""
 
 
 def parse() -> tuple[Args, FollowerConfig, PPOConfig]:
@@ -103,8 +108,8 @@ def main() -> None:
     if args.init:  # on --resume only the record is needed: the weights come from train_state.pt
         start, meta = load_follower(args.init)
         init_training = {"init": Path(args.init).name, "init_training": meta["config"].get("training", {})}
-        if state is None:
-            fcfg = dataclasses.replace(start.cfg, training={})
+        if state is None:  # the network's shape as trained; planner and shield settings from this run's flags
+            fcfg = dataclasses.replace(fcfg, training={}, **{k: getattr(start.cfg, k) for k in NETWORK_FIELDS})
     net = FollowerNet(fcfg)
     if args.init and state is None:
         net.load_state_dict(start.state_dict())
@@ -145,7 +150,8 @@ def main() -> None:
         log.write(json.dumps(entry) + "\n")
         log.flush()
         bar.set_postfix(val=entry["val_throughput"], samples=counters["samples"])
-        fcfg.training = {"algorithm": "PPO (independent, shared parameters)", "samples": counters["samples"],
+        algorithm = "PPO (independent, shared parameters)" + (", PIBT collision shield in the loop" * fcfg.shield)
+        fcfg.training = {"algorithm": algorithm, "samples": counters["samples"],
                          "updates": counters["update"], "wall_minutes": round(counters["train_s"] / 60, 1),
                          "hardware": hardware(args.threads), "maps": f"{args.kind} {args.size}x{args.size}, "
                          f"density U[0.1, 0.3], {args.agents_min}-{args.agents_max} agents, lifelong",

@@ -14,7 +14,7 @@ from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.mapf_follower import (CHANNELS, SHIPPED, Follower, FollowerConfig, FollowerNet,
                                              load_follower, save_follower)
 from ncosolve.policies.mapf_ppo import PPOConfig, VecFollower, collect, ppo_update
-from ncosolve.problems.mapf import MAPFInstance, evaluate_mapf, evaluate_mapf_lifelong
+from ncosolve.problems.mapf import MAPFInstance, check_paths, evaluate_mapf, evaluate_mapf_lifelong
 
 
 def test_shipped_checkpoint_loads_with_its_budget():
@@ -76,6 +76,37 @@ def test_plan_follows_a_shortest_path_around_walls():
         steps += 1
     assert steps == 8  # 4 columns across, plus 2 rows up and 2 down around the wall
     assert evaluate_mapf(inst, np.stack(follower.core.history, axis=1)) == 8
+
+
+def _one_hot(actions) -> np.ndarray:
+    return np.eye(5, dtype=np.float32)[np.asarray(actions)]
+
+
+def test_shield_keeps_free_moves_and_pushes_instead_of_waiting():
+    grid = np.zeros((5, 5), dtype=bool)
+    far = MAPFInstance(grid, [(0, 0), (4, 4)], [(0, 4), (4, 0)])
+    follower = Follower(MAPFCore(far, "nothing", 5, 10), FollowerConfig(shield=True))
+    assert list(follower.shield(np.array([4, 3]), _one_hot([4, 3]))) == [4, 3]  # no conflict: moves kept
+    # head-on: 0 at (2, 1) wants right, 1 at (2, 2) wants left; both only know that one move
+    inst = MAPFInstance(grid, [(2, 1), (2, 2)], [(2, 4), (2, 0)])
+    plain = Follower(MAPFCore(inst, "nothing", 5, 10), FollowerConfig())
+    plain.step(np.array([4, 3]))
+    assert np.array_equal(plain.core.pos, inst.starts)  # without the shield the swap turns into two waits
+    shielded = Follower(MAPFCore(inst, "nothing", 5, 10), FollowerConfig(shield=True))
+    shielded.waiting[:] = [5.0, 0.0]  # agent 0 has waited longer: it goes first and pushes agent 1 aside
+    shielded.step(np.array([4, 3]), _one_hot([4, 3]))
+    pos = shielded.core.pos
+    assert tuple(pos[0]) == (2, 2) and tuple(pos[1]) not in ((2, 1), (2, 2))
+    check_paths(inst, np.stack(shielded.core.history, axis=1))  # legal moves, no vertex or swap conflict
+
+
+def test_shielded_learned_paths_pass_evaluate():
+    inst = generate_mapf_lifelong("random", 32, 64, seed=4, size=14)
+    res = ncosolve.solve(inst, "mapf-learned", time_limit=20, shield=True)
+    assert res.feasible and res.info["shield"] and res.cost == evaluate_mapf_lifelong(inst, res.solution) > 0
+    one_shot = generate_mapf("random", 8, seed=2, size=10, density=0.1)
+    res = ncosolve.solve(one_shot, "mapf-learned", time_limit=20, shield=True)
+    assert res.feasible and res.cost == evaluate_mapf(one_shot, res.solution)
 
 
 def test_learned_lifelong_paths_pass_evaluate():
