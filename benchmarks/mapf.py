@@ -2,9 +2,11 @@
 throughput of the learned policy against PIBT and windowed replanning. Prints tables and writes JSON to
 ``benchmarks/results/mapf.json`` (``--json PATH`` elsewhere). Env speed against POGEMA: ``mapf_env_speed.py``.
 
-Protocol: one-shot on seed 0; lifelong 256 steps on ``--seeds`` seeded instances per map (mean throughput),
-the given time limit per (instance, method); numba kernels are compiled before timing.
-Run: ``python benchmarks/mapf.py [--time-limit 10] [--seeds 3] [--only lifelong] [--methods mapf-learned]
+Protocol: one-shot on seed 0; lifelong 256 steps on ``--seeds`` seeded instances per map (mean throughput;
+the JSON keeps each seed's), the given time limit per (instance, method); numba kernels are compiled before
+timing. A method may carry solve() options: ``mapf-learned:shield=false`` is the policy without its PIBT
+collision shield.
+Run: ``python benchmarks/mapf.py [--time-limit 10] [--seeds 10] [--only lifelong] [--methods mapf-learned]
 [--checkpoint runs/.../best.pt]`` (``--checkpoint``: a Follower checkpoint for ``mapf-learned`` instead of the
 shipped one, to compare a training run before shipping it).
 """
@@ -32,7 +34,7 @@ ONE_SHOT = [  # (label, instance loader, methods)
     ("random-8x8 a6", lambda: generate_mapf("random", 6, seed=0, size=8, density=0.15),
      ["mapf-cbs", "mapf-cpsat", "mapf-lacam", "mapf-pibt", "mapf-prioritized", "mapf-learned"]),
     ("random-32-32-10 a100", lambda: ncosolve.read_instance(MOVINGAI / "random-32-32-10-random-1.scen", agents=100),
-     ["mapf-lacam", "mapf-pibt", "mapf-prioritized", "mapf-learned"]),
+     ["mapf-lacam", "mapf-pibt", "mapf-prioritized", "mapf-learned", "mapf-learned:shield=false"]),
     ("random-32-32-10 a400", lambda: ncosolve.read_instance(MOVINGAI / "random-32-32-10-random-1.scen", agents=400),
      ["mapf-lacam", "mapf-pibt"]),
     ("warehouse-10-20-10-2-1 a1000",
@@ -45,16 +47,32 @@ LIFELONG = [  # (label, instance loader of a seed); 256 steps as in the POGEMA b
     ("maze-21x21 a32", lambda s: generate_mapf_lifelong("maze", 32, 256, seed=s, size=21)),
     ("warehouse-17x44 a128", lambda s: generate_mapf_lifelong("warehouse", 128, 256, seed=s, grid=warehouse_grid())),
 ]
-LIFELONG_METHODS = ("mapf-learned", "mapf-pibt", "mapf-prioritized")
+LIFELONG_METHODS = ("mapf-learned", "mapf-learned:shield=false", "mapf-pibt", "mapf-prioritized")
 
 
-def one_shot(time_limit: float) -> list[dict]:
+def _method(spec: str, checkpoint: str | None) -> tuple[str, dict]:
+    """(method name, solve() options) of ``name[:key=value,...]``; values are JSON (true, 3, "x") or text."""
+    name, _, opts = spec.partition(":")
+    options = {}
+    for item in filter(None, opts.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    if checkpoint and name == "mapf-learned":
+        options["checkpoint"] = checkpoint
+    return name, options
+
+
+def one_shot(time_limit: float, checkpoint: str | None = None) -> list[dict]:
     rows = []
-    for label, load, names in ONE_SHOT:
+    for label, load, specs in ONE_SHOT:
         inst = load()
-        for name in names:
-            res = ncosolve.solve(inst, name, time_limit=time_limit)
-            row = {"instance": label, "method": name, "success": res.feasible, "time_s": round(res.runtime_s, 3)}
+        for spec in specs:
+            name, options = _method(spec, checkpoint)
+            res = ncosolve.solve(inst, name, time_limit=time_limit, **options)
+            row = {"instance": label, "method": spec, "success": res.feasible, "time_s": round(res.runtime_s, 3)}
             if res.feasible:
                 m = mapf_metrics(inst, res.solution)
                 row.update(soc=m["soc"], makespan=m["makespan"])
@@ -66,15 +84,16 @@ def lifelong(time_limit: float, seeds: int, names=LIFELONG_METHODS, checkpoint: 
     rows = []
     for label, load in LIFELONG:
         insts = [load(s) for s in range(seeds)]
-        for name in names:
-            options = {"checkpoint": checkpoint} if checkpoint and name == "mapf-learned" else {}
+        for spec in names:
+            name, options = _method(spec, checkpoint)
             res = [ncosolve.solve(inst, name, time_limit=time_limit, **options) for inst in insts]
-            assert all(r.feasible for r in res), name  # lifelong paths always cover the horizon
+            assert all(r.feasible for r in res), spec  # lifelong paths always cover the horizon
             tp = [r.cost for r in res]
-            rows.append({"instance": label, "method": name, "seeds": seeds, "throughput": round(float(np.mean(tp)), 3),
+            rows.append({"instance": label, "method": spec, "seeds": seeds, "throughput": round(float(np.mean(tp)), 3),
                          "min": round(min(tp), 3), "max": round(max(tp), 3),
                          "time_s": round(float(np.mean([r.runtime_s for r in res])), 3),
-                         "pibt_fallback_steps": sum(r.info.get("pibt_fallback_steps", 0) for r in res)})
+                         "pibt_fallback_steps": sum(r.info.get("pibt_fallback_steps", 0) for r in res),
+                         "per_seed": [round(t, 4) for t in tp]})
     return rows
 
 
@@ -89,9 +108,10 @@ def _table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per (instance, method)")
-    parser.add_argument("--seeds", type=int, default=3, help="lifelong instances per map")
+    parser.add_argument("--seeds", type=int, default=10, help="lifelong instances per map")
     parser.add_argument("--only", choices=("one_shot", "lifelong"), help="run one section")
-    parser.add_argument("--methods", default=",".join(LIFELONG_METHODS), help="lifelong methods (comma-separated)")
+    parser.add_argument("--methods", default=";".join(LIFELONG_METHODS),
+                        help="lifelong methods, ';'-separated, each name[:option=value,...]")
     parser.add_argument("--checkpoint", help="Follower checkpoint for mapf-learned (default: the shipped one)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "mapf.json"),
                         help="where to write the results")
@@ -102,13 +122,13 @@ def main() -> None:
     results = {"date": time.strftime("%Y-%m-%d"), "time_limit": args.time_limit, "seeds": args.seeds,
                "load_avg_1min": round(os.getloadavg()[0], 2)}
     if args.only in (None, "one_shot"):
-        results["one_shot"] = one_shot(args.time_limit)
+        results["one_shot"] = one_shot(args.time_limit, args.checkpoint)
     if args.only in (None, "lifelong"):
-        results["lifelong"] = lifelong(args.time_limit, args.seeds, args.methods.split(","), args.checkpoint)
+        results["lifelong"] = lifelong(args.time_limit, args.seeds, args.methods.split(";"), args.checkpoint)
         results["checkpoint"] = args.checkpoint or "shipped"
     for key in ("one_shot", "lifelong"):
         if key in results:
-            print(f"\n== {key}\n{_table(results[key])}")
+            print(f"\n== {key}\n{_table([{k: v for k, v in r.items() if k != 'per_seed'} for r in results[key]])}")
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     print(f"\nwritten to {args.json}")

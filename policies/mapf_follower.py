@@ -240,9 +240,10 @@ class Follower:
         d = np.stack(np.divmod(self.next_cell, core.w), axis=1) - core.pos
         return np.argmax(np.all(MOVES[None] == d[:, None], axis=2), axis=1)
 
-    def shield(self, actions: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    def shield(self, actions: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
         """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
-        order (steps since the last goal), each agent trying its sampled action, then the rest by probability."""
+        order (steps since the last goal), each agent trying its sampled action, then the rest by probability
+        (without ``probs``: in action order, wait first)."""
         core = self.core
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]
@@ -251,7 +252,7 @@ class Follower:
         if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
             self._dist[stale] = _bfs_many(self.nbr, goal[stale].astype(np.int32))
             self._dist_goal[stale] = goal[stale]
-        key = probs.astype(np.float64)
+        key = np.zeros((n, 5)) if probs is None else probs.astype(np.float64)
         key[np.arange(n), actions] = 2.0
         pref = np.argsort(-key, axis=1, kind="stable").astype(np.int64)
         order = np.argsort(-(self.waiting + self.tie_break), kind="stable")
@@ -261,7 +262,7 @@ class Follower:
         return np.argmax(self.nbr[cell] == q_to[:, None], axis=1)
 
     def step(self, actions: np.ndarray, probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Apply joint actions (through ``shield`` when the config asks for it; then ``probs`` are required);
+        """Apply joint actions (through ``shield`` with the policy's ``probs`` when the config asks for it);
         (per-agent rewards, who reached a goal)."""
         core = self.core
         if self.cfg.shield:

@@ -49,12 +49,14 @@ def _parked(follower: Follower) -> np.ndarray:
 
 
 @register("mapf-learned", ("mapf", "mapf-lifelong"), "Follower-style decentralized policy: per-agent planning on a "
-          "congestion-aware cost map, a shared PPO-trained network picks each move; shipped checkpoint",
+          "congestion-aware cost map, a shared PPO-trained network picks each move, a PIBT collision shield "
+          "(CS-PIBT) resolves conflicts; shipped checkpoint",
           default_time_limit=10.0, strength=0)
 def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint: str | None = None,
                   max_steps: int | None = None, greedy: bool = False, shield: bool | None = None,
                   threads: int = 1):
-    """Paths (agents, T+1, 2) from running the policy in the simulator (conflicting moves become waits).
+    """Paths (agents, T+1, 2) from running the policy in the simulator (conflicting moves become waits, or the
+    shield resolves them).
 
     Lifelong: the instance's horizon; if the time limit stops the policy first, every agent waits for the
     remaining steps (``info["policy_steps"]`` says where it stopped). One-shot: until every agent stands on
