@@ -75,4 +75,4 @@ def test_a_hung_ray_task_is_cancelled_and_recorded(tmp_path, plugin_dir, monkeyp
     assert [(r["instance"], r["method"]) for r in rows] == [(i.name, m) for i, m in jobs]
     hung = by[("eil51", "ray-hang")]
     assert not hung["feasible"] and hung["timed_out"] and hung["reason"].startswith("killed: no answer after 3.")
-    assert by[("berlin52", "ray-identity")]["feasible"]
+    assert by[("berlin52", "ray-identity")]["feasible"], by[("berlin52", "ray-identity")]
