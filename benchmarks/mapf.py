@@ -25,6 +25,7 @@ import ncosolve
 import ncosolve.policies.mapf_methods  # noqa: F401  (registers mapf-learned)
 from ncosolve.baselines import mapf_cbs, mapf_cpsat, mapf_lacam, mapf_pibt, mapf_prioritized  # noqa: F401
 from ncosolve.benchmarks import data_dir
+from ncosolve.cli import parse_options
 from ncosolve.io import movingai  # noqa: F401  (registers the .map / .scen reader)
 from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong, warehouse_grid
 from ncosolve.problems.mapf import mapf_metrics
@@ -51,15 +52,9 @@ LIFELONG_METHODS = ("mapf-learned", "mapf-learned:shield=false", "mapf-pibt", "m
 
 
 def _method(spec: str, checkpoint: str | None) -> tuple[str, dict]:
-    """(method name, solve() options) of ``name[:key=value,...]``; values are JSON (true, 3, "x") or text."""
+    """(method name, solve() options) of ``name[:key=value,...]``, the options read as ``ncosolve solve --option``."""
     name, _, opts = spec.partition(":")
-    options = {}
-    for item in filter(None, opts.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options = parse_options(list(filter(None, opts.split(","))))
     if checkpoint and name == "mapf-learned":
         options["checkpoint"] = checkpoint
     return name, options

@@ -236,9 +236,12 @@ class Follower:
 
     def plan_actions(self) -> np.ndarray:
         """The action that follows each agent's plan (after ``observe``): its move to the next planned cell."""
+        return self._actions_to(self.next_cell)
+
+    def _actions_to(self, cells: np.ndarray) -> np.ndarray:
+        """The action taking each agent to ``cells`` (its own cell or a free neighbour's id)."""
         core = self.core
-        d = np.stack(np.divmod(self.next_cell, core.w), axis=1) - core.pos
-        return np.argmax(np.all(MOVES[None] == d[:, None], axis=2), axis=1)
+        return np.argmax(self.nbr[core.pos[:, 0] * core.w + core.pos[:, 1]] == cells[:, None], axis=1)
 
     def shield(self, actions: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
         """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
@@ -259,7 +262,7 @@ class Follower:
         empty = np.empty(0, dtype=np.int64)
         q_to = pibt_config(self.nbr, self._dist, goal.astype(np.int64), cell.astype(np.int64), order, empty, empty,
                            self._occ[0], self._occ[1], pref)
-        return np.argmax(self.nbr[cell] == q_to[:, None], axis=1)
+        return self._actions_to(q_to)
 
     def step(self, actions: np.ndarray, probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Apply joint actions (through ``shield`` with the policy's ``probs`` when the config asks for it);
