@@ -1,7 +1,7 @@
 """Benchmark of the network-design stack: UE accuracy and speed, batched throughput, DNDP baselines.
 
 Protocol
-- ``ue``: ``ncosolve.equilibrium`` (BFW) on SiouxFalls and Anaheim at relative gaps 1e-5 and 1e-6; reports
+- ``ue``: ``ncosolve.equilibrium`` (BFW, ``ncosolve.traffic``) on SiouxFalls and Anaheim at relative gaps 1e-5 and 1e-6; reports
   TTT and Beckmann relative errors against the data README's best-known values, iterations and the
   second-call wall time (the first call includes JIT compilation, reported separately).
 - ``large``: UE of seeded synthetic grid cities of ``--large-sides`` (every node a zone, gravity demand; 24
@@ -52,7 +52,7 @@ import numpy as np
 import ncosolve
 from ncosolve.baselines import ndp_exact, ndp_ga, ndp_greedy, ndp_sorb  # noqa: F401  (register the methods)
 from ncosolve.baselines.ndp_exact import all_designs
-from ncosolve.equilibrium import equilibrium, equilibrium_batch
+from ncosolve.traffic import equilibrium, equilibrium_batch
 from ncosolve.io.tntp import read_dndp, read_tntp
 from ncosolve.ndp_generators import grid_city, lane_addition_instance
 from ncosolve.policies import ndp_rl, ndp_surrogate  # noqa: F401  (register the learned methods)

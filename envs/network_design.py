@@ -56,7 +56,7 @@ class NetworkDesignEnv(gym.Env):
 
     def _observation(self, mask: np.ndarray) -> dict:
         inst, net = self.instance, self.instance.network
-        from ncosolve.equilibrium.solver import equilibrium_batch
+        from ncosolve.traffic.solver import equilibrium_batch
 
         cap, is_open = inst.link_arrays(self.design[None])
         ue = equilibrium_batch(net, cap, is_open, tol=inst.ue_tol)

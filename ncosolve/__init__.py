@@ -24,7 +24,6 @@ from ncosolve.registry import methods, register
 from ncosolve.result import Result
 from ncosolve.solve import solve
 from ncosolve.benchmarks import best_known, load_benchmark
-from ncosolve.equilibrium import equilibrium, equilibrium_batch  # the function shadows the subpackage name
 import ncosolve.search  # noqa: E402,F401  (registers mcts methods and the large TSP suites)
 import ncosolve.suites_generated  # noqa: E402,F401  (registers the generated Kool-style suites)
 
@@ -35,6 +34,18 @@ for _module in ("ncosolve.policies.methods", "ncosolve.policies.rl4co_pomo", "nc
                 "ncosolve.policies.ndp_surrogate", "ncosolve.policies.mapf_methods"):
     _registry.defer(_module)
 del _module
+
+
+
+def __getattr__(name: str):
+    """``equilibrium`` and ``equilibrium_batch`` (``ncosolve.traffic``), imported on first use: they load JAX,
+    which is about a third of the import time of ``import ncosolve``."""
+    if name in ("equilibrium", "equilibrium_batch"):
+        from ncosolve.traffic import solver
+
+        return getattr(solver, name)
+    raise AttributeError(f"module 'ncosolve' has no attribute {name!r}")
+
 
 __all__ = [
     "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance",

@@ -261,7 +261,7 @@ def _design(instance, design) -> np.ndarray:
 
 def design_flows(instance, design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flows, capacity, open) per link at the user equilibrium of the network ``design`` builds."""
-    from ncosolve.equilibrium import equilibrium_batch
+    from ncosolve.traffic import equilibrium_batch
 
     cap, is_open = instance.link_arrays(_design(instance, design)[None])
     result = equilibrium_batch(instance.network, cap, is_open, tol=instance.ue_tol)

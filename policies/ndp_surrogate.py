@@ -21,7 +21,7 @@ from torch import nn
 
 from ncosolve.baselines.ndp_exact import DesignScorer
 from ncosolve.baselines.ndp_ga import evolve
-from ncosolve.equilibrium.solver import equilibrium_batch
+from ncosolve.traffic.solver import equilibrium_batch
 from ncosolve.policies.checkpoint import CheckpointError, load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model, static_link_features)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ncosolve.equilibrium import equilibrium, equilibrium_batch
-from ncosolve.equilibrium.solver import _solve_many, _solve_one
+from ncosolve.traffic import equilibrium, equilibrium_batch
+from ncosolve.traffic.solver import _solve_many, _solve_one
 from ncosolve.errors import InvalidInstance
 from ncosolve.io.tntp import read_flows, read_tntp
 from ncosolve.ndp_generators import braess, grid_city, perturb_demand
@@ -68,9 +68,9 @@ def test_dijkstra_and_bellman_ford_load_the_same_flows():
     import jax
     import jax.numpy as jnp
 
-    from ncosolve.equilibrium.dijkstra import all_or_nothing_dijkstra
-    from ncosolve.equilibrium.shortest_paths import all_or_nothing
-    from ncosolve.equilibrium.solver import topology
+    from ncosolve.traffic.dijkstra import all_or_nothing_dijkstra
+    from ncosolve.traffic.shortest_paths import all_or_nothing
+    from ncosolve.traffic.solver import topology
     from ncosolve.problems.network import Network
     base, _ = grid_city(5, 5, seed=2)
     net = Network(num_nodes=base.num_nodes, init=base.init, term=base.term, capacity=base.capacity,

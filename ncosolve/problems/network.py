@@ -317,7 +317,7 @@ def evaluate_designs(instance: NDPInstance, designs, tol: float | None = None) -
 
     ``tol`` overrides the instance's ``ue_tol`` (searches may screen at a looser gap).
     """
-    from ncosolve.equilibrium.solver import equilibrium_batch
+    from ncosolve.traffic.solver import equilibrium_batch
 
     designs = np.atleast_2d(np.asarray(designs, dtype=np.int64))
     out = np.full(len(designs), np.inf)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ncosolve.equilibrium.types import Scenario, Topology
+from ncosolve.traffic.types import Scenario, Topology
 
 
 def link_times(topo: Topology, scen: Scenario, flows):

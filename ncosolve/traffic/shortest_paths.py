@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ncosolve.equilibrium.types import Topology
+from ncosolve.traffic.types import Topology
 
 
 def _tree(topo: Topology, cost, origin):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from numba import njit
 
-from ncosolve.equilibrium.types import Topology
+from ncosolve.traffic.types import Topology
 
 
 @njit(cache=True)
