@@ -174,7 +174,7 @@ class Follower:
         self.waiting = np.zeros(n, dtype=np.float64)  # steps since the last goal
         self.tie_break = (np.arange(n) * 0.6180339887) % 1.0
         self._dist_goal = np.full(n, -1, dtype=np.int64)  # goal cell of each row of _dist (the shield's)
-        self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
+        self._dist: np.ndarray | None = None  # (agents, cells) distances to goals, made on the shield's first call
         self._occ = np.full((2, len(self.nbr)), -1, dtype=np.int64)
 
     @property
@@ -251,6 +251,8 @@ class Follower:
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]
         goal = core.goals[:, 0] * w + core.goals[:, 1]
+        if self._dist is None:
+            self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
         stale = goal != self._dist_goal
         if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
             self._dist[stale] = _bfs_many(self.nbr, goal[stale].astype(np.int32))
