@@ -4,7 +4,8 @@ Each task runs ``leaderboard.run_one`` on whichever node Ray picks (one CPU per 
 dies is a result) and records that node's host name. The driver keeps at most as many tasks in flight as the
 cluster has CPUs, appends each finished row to the store itself (so the store stays local and
 single-writer), and force-cancels a task still running ``kill_after(T)`` after it was sent, recording it as
-timed out; the workers import ncosolve first (``warm_up``), so that clock does not include their start.
+timed out; the workers import ncosolve and its methods first (``warm_up``), so that clock does not include
+their start.
 Every node needs ncosolve (and the modules in ``preload``) installed.
 """
 
@@ -42,13 +43,15 @@ def ray_job(suite: str, instance, method: str, time_limit: float, seed: int, pre
 
 
 def warm_up(preload: tuple[str, ...]) -> int:
-    """Import ncosolve and the plugins in a Ray worker before any job's clock starts; the worker's pid."""
+    """Import ncosolve and the plugins in a Ray worker, and load the deferred (torch) methods, before any job's
+    clock starts; the worker's pid."""
     import os
 
-    import ncosolve  # noqa: F401
+    import ncosolve
 
     for name in preload:
         importlib.import_module(name)
+    ncosolve.methods()  # the first method lookup imports torch: 1.7 s idle, over 3 s on a loaded machine
     return os.getpid()
 
 
