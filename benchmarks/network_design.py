@@ -1,9 +1,9 @@
 """Benchmark of the network-design stack: UE accuracy and speed, batched throughput, DNDP baselines.
 
 Protocol
-- ``ue``: ``ncosolve.equilibrium`` (BFW, ``ncosolve.traffic``) on SiouxFalls and Anaheim at relative gaps 1e-5 and 1e-6; reports
-  TTT and Beckmann relative errors against the data README's best-known values, iterations and the
-  second-call wall time (the first call includes JIT compilation, reported separately).
+- ``ue``: ``ncosolve.equilibrium`` (BFW, in ``ncosolve.traffic``) on SiouxFalls and Anaheim at relative gaps 1e-5
+  and 1e-6; reports TTT and Beckmann relative errors against the data README's best-known values, iterations
+  and the second-call wall time (the first call includes JIT compilation, reported separately).
 - ``large``: UE of seeded synthetic grid cities of ``--large-sides`` (every node a zone, gravity demand; 24
   x 24 is 2,208 links and 576 zones) at relative gap ``--large-tol``, with each all-or-nothing loader:
   Dijkstra on the host (the CPU default for such networks) and the pure-JAX Bellman-Ford sweeps (run only

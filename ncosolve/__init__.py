@@ -36,7 +36,6 @@ for _module in ("ncosolve.policies.methods", "ncosolve.policies.rl4co_pomo", "nc
 del _module
 
 
-
 def __getattr__(name: str):
     """``equilibrium`` and ``equilibrium_batch`` (``ncosolve.traffic``), imported on first use: they load JAX,
     which is about a third of the import time of ``import ncosolve``."""

@@ -21,12 +21,12 @@ from torch import nn
 
 from ncosolve.baselines.ndp_exact import DesignScorer
 from ncosolve.baselines.ndp_ga import evolve
-from ncosolve.traffic.solver import equilibrium_batch
 from ncosolve.policies.checkpoint import CheckpointError, load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model, static_link_features)
 from ncosolve.problems.network import prepare_equilibrium
 from ncosolve.registry import register
+from ncosolve.traffic.solver import equilibrium_batch
 
 SHIPPED = SHIPPED_DIR / "surrogate_synthetic.pt"
 LINK_FEATURES = 10  # 3 static + open, capacity / mean, capacity change + 4 reference (flow / capacity, log time ratio)

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ncosolve.traffic import equilibrium, equilibrium_batch
-from ncosolve.traffic.solver import _solve_many, _solve_one
 from ncosolve.errors import InvalidInstance
 from ncosolve.io.tntp import read_flows, read_tntp
 from ncosolve.ndp_generators import braess, grid_city, perturb_demand
+from ncosolve.traffic import equilibrium, equilibrium_batch
+from ncosolve.traffic.solver import _solve_many, _solve_one
 
 TNTP = Path(__file__).resolve().parents[2] / "shared" / "data" / "tntp"
 needs_tntp = pytest.mark.skipif(not (TNTP / "SiouxFalls_net.tntp").is_file(),

@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ncosolve.errors import InvalidInstance
 from ncosolve.traffic.bpr import beckmann, link_time_slopes, link_times
 from ncosolve.traffic.dijkstra import all_or_nothing_dijkstra
 from ncosolve.traffic.shortest_paths import all_or_nothing
 from ncosolve.traffic.types import EquilibriumResult, Scenario, Topology, UEState
-from ncosolve.errors import InvalidInstance
 
 ALGORITHMS = {"fw": 0, "cfw": 1, "bfw": 2}  # how many previous targets a direction may conjugate with
 LINE_SEARCH_STEPS = 48                      # bisection halvings: step size resolved to 2**-48
