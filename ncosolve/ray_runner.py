@@ -33,10 +33,7 @@ def _ray():
 
 def ray_job(suite: str, instance, method: str, time_limit: float, seed: int, preload: tuple[str, ...]) -> dict:
     """One job in a Ray worker: import ncosolve and the plugins (they register methods), run it, say where."""
-    import ncosolve  # noqa: F401  (registers the built-in methods in a fresh worker)
-
-    for name in preload:
-        importlib.import_module(name)
+    warm_up(preload)  # microseconds on a worker that warm_up already ran on
     row = run_one(suite, instance, method, time_limit, seed)
     row["host"] = platform.node()
     return row
