@@ -147,7 +147,12 @@ def test_lkh_does_not_start_when_building_the_matrix_used_the_budget(eil51, monk
     from ncosolve.baselines import lkh
 
     real_to_int = lkh.to_int
-    monkeypatch.setattr(lkh, "to_int", lambda *args: (time.sleep(0.05), real_to_int(*args))[1])
+
+    def slow_to_int(*args):
+        time.sleep(0.05)
+        return real_to_int(*args)
+
+    monkeypatch.setattr(lkh, "to_int", slow_to_int)
     result = ncosolve.solve(eil51, "lkh", time_limit=0.01)
     assert result.solution is None and "no time left" in result.info["status"]
     assert within_budget(result, 0.01), result.runtime_s
