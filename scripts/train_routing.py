@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ class Args:
     run_dir: str = ""
     """output directory; default runs/{problem}{size}__pomo__{seed}__{time}"""
     resume: str = ""
-    """a run directory to continue (its args.json wins over the command line, except epochs)"""
+    """a run directory to continue (its args.json wins over the command line, except --epochs when given)"""
     init: str = ""
     """a policy checkpoint to start from (fine-tuning, e.g. tsp50.pt for tsp100); its architecture wins"""
     devices: int = 0
@@ -107,13 +108,15 @@ def set_rng_state(state: dict) -> None:
 def main(argv=None) -> Path:
     args = parse_args(argv)
     epochs, resume = args.epochs, args.resume
+    given = sys.argv[1:] if argv is None else argv
+    epochs_given = any(a == "--epochs" or a.startswith("--epochs=") for a in given)
     if args.devices and not resume and not args.run_dir:  # Lightning's DDP ranks re-run this script: one run dir
         args.run_dir = os.environ.setdefault("NCOSOLVE_RUN_DIR", str(
             Path("runs") / f"{args.problem}{args.size}__pomo__{args.seed}__{int(time.time())}"))
     if resume:
         run_dir = Path(resume)
         args = Args(**json.loads((run_dir / "args.json").read_text()))
-        args.epochs = epochs
+        args.epochs = epochs if epochs_given else args.epochs
     else:
         if args.problem not in PROBLEMS:
             raise SystemExit(f"--problem must be one of {PROBLEMS}")
@@ -147,6 +150,9 @@ def main(argv=None) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, samples, wall = state["epoch"], state["samples"], state["wall_s"]
         set_rng_state(state["rng"])
+        if start_epoch >= args.epochs:
+            raise SystemExit(f"{run_dir} has already trained {start_epoch} of {args.epochs} epochs: "
+                             f"pass --epochs N with N > {start_epoch} to train on")
 
     # The validation set and its reference costs are fixed for the whole run (and kept across resumes).
     val = make_instances(args.problem, args.val_size, args.size, args.val_seed, args.distribution)

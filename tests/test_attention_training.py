@@ -70,6 +70,16 @@ def test_resume_restores_optimizer_epoch_and_rng(tmp_path):
     assert len((split / "log.jsonl").read_text().splitlines()) == 2
 
 
+def test_resume_without_epochs_trains_to_the_runs_own_epochs_and_says_when_there_is_nothing_left(tmp_path):
+    run = _train(tmp_path / "run", 1)
+    with pytest.raises(SystemExit, match="already trained 1 of 1 epochs: pass --epochs N with N > 1"):
+        _script().main(["--resume", str(run)])
+    args = json.loads((run / "args.json").read_text())
+    (run / "args.json").write_text(json.dumps({**args, "epochs": 2}))  # as if stopped after epoch 1 of 2
+    _script().main(["--resume", str(run)])
+    assert torch.load(run / "train_state.pt", weights_only=True)["epoch"] == 2
+
+
 def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_state(tmp_path):
     """kill -9 during epoch 2: --resume restarts epoch 2 from the epoch-1 state and ends where a straight run ends."""
     steps = 150
