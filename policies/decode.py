@@ -63,8 +63,7 @@ def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, samp
             return _finish_nearest(batch, state, actions, logp)
         lp = policy.logits(enc, batch, state.first, state.last, state.left, state.mask())
         if sample:
-            flat = lp.exp().view(-1, n)
-            action = torch.multinomial(flat, 1, generator=generator).view(b, starts)
+            action = sample_actions(lp, generator)
         else:
             action = lp.argmax(-1)
         chosen = lp.gather(2, action[..., None]).squeeze(-1)
@@ -72,6 +71,15 @@ def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, samp
         state.step(action)
         actions.append(action)
     return state.length, torch.stack(actions, -1), logp
+
+
+def sample_actions(lp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One action per row of the log-probabilities ``lp`` (B, P, N), by inverting the CDF at a uniform draw:
+    one random number per row, where ``torch.multinomial`` drew N (a fifth of a TSP100 training step)."""
+    cdf = lp.exp().cumsum(-1)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, device=cdf.device, dtype=cdf.dtype)
+    action = torch.searchsorted(cdf, u * cdf[..., -1:], right=True)  # skips zero-probability (masked) nodes
+    return torch.where(action < cdf.shape[-1], action, lp.argmax(-1, keepdim=True)).squeeze(-1)  # u * total rounded up
 
 
 def _finish_nearest(batch: RoutingBatch, state: RouteState, actions: list, logp: torch.Tensor):
