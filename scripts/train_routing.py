@@ -71,7 +71,8 @@ class Args:
     run_dir: str = ""
     """output directory; default runs/{problem}{size}__pomo__{seed}__{time}"""
     resume: str = ""
-    """a run directory to continue (its args.json wins over the command line, except --epochs when given)"""
+    """a run directory to continue (its args.json wins over the command line, except --epochs, --threads and
+    --device when given)"""
     init: str = ""
     """a policy checkpoint to start from (fine-tuning, e.g. tsp50.pt for tsp100); its architecture wins"""
     devices: int = 0
@@ -105,18 +106,21 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
+RESUME_OVERRIDES = ("epochs", "threads", "device")  # how long and where: a resumed run may change them
+
+
 def main(argv=None) -> Path:
     args = parse_args(argv)
-    epochs, resume = args.epochs, args.resume
+    resume = args.resume
     given = sys.argv[1:] if argv is None else argv
-    epochs_given = any(a == "--epochs" or a.startswith("--epochs=") for a in given)
+    overrides = {name: getattr(args, name) for name in RESUME_OVERRIDES
+                 if any(a == f"--{name}" or a.startswith(f"--{name}=") for a in given)}
     if args.devices and not resume and not args.run_dir:  # Lightning's DDP ranks re-run this script: one run dir
         args.run_dir = os.environ.setdefault("NCOSOLVE_RUN_DIR", str(
             Path("runs") / f"{args.problem}{args.size}__pomo__{args.seed}__{int(time.time())}"))
     if resume:
         run_dir = Path(resume)
-        args = Args(**json.loads((run_dir / "args.json").read_text()))
-        args.epochs = epochs if epochs_given else args.epochs
+        args = dataclasses.replace(Args(**json.loads((run_dir / "args.json").read_text())), **overrides)
     else:
         if args.problem not in PROBLEMS:
             raise SystemExit(f"--problem must be one of {PROBLEMS}")

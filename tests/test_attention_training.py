@@ -71,13 +71,17 @@ def test_resume_restores_optimizer_epoch_and_rng(tmp_path):
 
 
 def test_resume_without_epochs_trains_to_the_runs_own_epochs_and_says_when_there_is_nothing_left(tmp_path):
+    """--resume keeps the run's arguments; --epochs, --threads and --device may be given anew."""
     run = _train(tmp_path / "run", 1)
     with pytest.raises(SystemExit, match="already trained 1 of 1 epochs: pass --epochs N with N > 1"):
         _script().main(["--resume", str(run)])
     args = json.loads((run / "args.json").read_text())
     (run / "args.json").write_text(json.dumps({**args, "epochs": 2}))  # as if stopped after epoch 1 of 2
-    _script().main(["--resume", str(run)])
+    _script().main(["--resume", str(run), "--threads", "2"])  # where it runs may change; what it trains may not
     assert torch.load(run / "train_state.pt", weights_only=True)["epoch"] == 2
+    _, meta = load_policy(run / "epoch2.pt", "tsp")
+    assert "2 torch thread(s)" in meta["training"]["hardware"]
+    assert json.loads((run / "args.json").read_text())["threads"] == 1
 
 
 def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_state(tmp_path):
