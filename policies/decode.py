@@ -133,7 +133,7 @@ def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), 
     """The ``keep`` best distinct solutions per instance under ``how``, as (length, solution) lists, best first
     (a local search can then start from several, as ``attention+2opt`` does).
 
-    Instances are grouped by size and decoded ``chunk`` at a time, all augmented copies in one batch; by
+    Instances are grouped by size (and by whether they have coordinates) and decoded ``chunk`` at a time, all augmented copies in one batch; by
     default as many as keep (instances x copies) x N^2 near ``ROLLOUT_CELLS`` (a decoder step is memory-bound:
     on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A CVRP
     with a fleet cap (``num_vehicles``) ranks candidates within the cap first; only when none fits is a
@@ -148,13 +148,12 @@ def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), 
     generator = torch.Generator().manual_seed(seed)
     fleets = [getattr(inst, "num_vehicles", None) for inst in instances]
     pools: list[list[tuple[bool, float, list]]] = [[] for _ in instances]
-    by_size: dict[int, list[int]] = {}
+    groups_of: dict[tuple[int, bool], list[int]] = {}  # by size, and whether dihedral copies apply
     for i, inst in enumerate(instances):
-        by_size.setdefault(inst.n, []).append(i)
+        groups_of.setdefault((inst.n, uses_coords(inst)), []).append(i)
     rounds = how.samples if how.sample else 1
-    for n, idx in by_size.items():
-        copies_hint = how.augment if uses_coords(instances[idx[0]]) else 1
-        per_chunk = chunk or max(1, ROLLOUT_CELLS // (n * n * copies_hint))
+    for (n, coords), idx in groups_of.items():
+        per_chunk = chunk or max(1, ROLLOUT_CELLS // (n * n * (how.augment if coords else 1)))
         for lo in range(0, len(idx), per_chunk):
             part = idx[lo:lo + per_chunk]
             base = from_instances([instances[i] for i in part])

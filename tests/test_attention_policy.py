@@ -96,6 +96,14 @@ def test_matrix_instances_decode_feasibly():
         assert ncosolve.evaluate(inst, sol) == pytest.approx(length, rel=1e-12)
 
 
+def test_same_size_planar_and_matrix_instances_decode_as_they_would_alone():
+    """A planar instance keeps its dihedral copies when a matrix instance of its size shares the call."""
+    policy = tiny(size=20)
+    planar, matrix = ncosolve.generate("tsp", 1, 20, seed=3)[0], generate_atsp(1, 20, seed=3)[0]
+    together = decode(policy, [planar, matrix])[1]
+    assert list(together) == [decode(policy, [planar])[1][0], decode(policy, [matrix])[1][0]]
+
+
 def test_real_instances_mixed_sizes_and_conventions():
     tsp = [i for i in ncosolve.load_benchmark("tsplib") if i.name in ("eil51", "berlin52")]
     assert {i.name for i in tsp} == {"eil51", "berlin52"}
