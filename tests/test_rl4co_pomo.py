@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -98,3 +99,13 @@ def test_shipped_checkpoints_cover_tsp_and_record_their_budget(rl4co, eil51):
     assert result.feasible and result.info["checkpoint"] == path.name
     meta = torch.load(path, weights_only=True)["meta"]
     assert '"samples"' in meta and '"rl4co_version"' in meta
+
+
+def test_first_rl4co_solve_in_a_process_keeps_torch_threads(rl4co):
+    """Importing rl4co's environments sets torch to every core; a solve must neither run on them nor leave them."""
+    code = ("import torch, ncosolve; torch.set_num_threads(1); eil51 = next(i for i in "
+            "ncosolve.load_benchmark('tsplib') if i.name == 'eil51'); "
+            "from ncosolve.policies.rl4co_pomo import make_env; make_env('tsp', 10); seen = torch.get_num_threads(); "
+            "ncosolve.solve(eil51, 'rl4co-pomo', max_starts=4); print(seen, torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["1", "1"]
