@@ -34,20 +34,23 @@ def policy_kwargs(cfg: dict) -> dict:
             "normalization": "instance", "use_graph_context": False}
 
 
-def _rl4co_envs():
-    """rl4co's TSPEnv and CVRPEnv. Importing them the first time sets torch's thread count to every core (rl4co's
-    numba 2-opt calls ``numba.set_num_threads``, which shares the OpenMP pool); the caller's count is put back."""
+def import_rl4co() -> None:
+    """Import rl4co's models and environments, keeping torch's thread count: the first import sets it to every
+    core (rl4co's numba 2-opt calls ``numba.set_num_threads``, which shares the OpenMP pool). Call it before any
+    other rl4co import; later imports find the modules loaded and change nothing."""
     threads = torch.get_num_threads()
-    from rl4co.envs import CVRPEnv, TSPEnv
+    import rl4co.envs  # noqa: F401
+    import rl4co.models  # noqa: F401
 
     torch.set_num_threads(threads)
-    return TSPEnv, CVRPEnv
 
 
 def make_env(problem: str, size: int, capacity: float | None = None):
     """rl4co's environment for ``problem`` ("tsp" or "cvrp") with ``size`` nodes / customers; ``capacity`` only
     shapes generated training data (None: Kool et al.'s capacity for the size)."""
-    TSPEnv, CVRPEnv = _rl4co_envs()
+    import_rl4co()
+    from rl4co.envs import CVRPEnv, TSPEnv
+
     if problem == "tsp":
         return TSPEnv(generator_params={"num_loc": size})
     return CVRPEnv(generator_params={"num_loc": size, "capacity": capacity})
@@ -55,6 +58,7 @@ def make_env(problem: str, size: int, capacity: float | None = None):
 
 def make_policy(cfg: dict):
     """An untrained rl4co AttentionModelPolicy for a config."""
+    import_rl4co()
     from rl4co.models.zoo.am import AttentionModelPolicy
 
     return AttentionModelPolicy(env_name=cfg["problem"], **policy_kwargs(cfg))
@@ -143,11 +147,9 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8, max_starts: int 
 
 
 def _import_rl4co(instance) -> None:
-    """Import rl4co's policy module and environments (seconds: lightning, tensordict, numba), a one-time cost
-    outside the budget."""
-    from rl4co.models.zoo.am import AttentionModelPolicy  # noqa: F401
-
-    _rl4co_envs()
+    """Import rl4co's models and environments (seconds: lightning, tensordict, numba), a one-time cost outside
+    the budget."""
+    import_rl4co()
 
 
 @register("rl4co-pomo", ("tsp", "cvrp"), "rl4co's POMO (its attention model, REINFORCE with shared baseline), "

@@ -69,12 +69,13 @@ def parse_args(argv=None) -> Args:
 
 def main(argv=None) -> Path:
     args = parse_args(argv)
+    from ncosolve.policies.rl4co_pomo import import_rl4co, make_env, policy_kwargs, save_pomo
+
+    import_rl4co()  # before any rl4co import: it keeps --threads
     import rl4co
     from lightning.pytorch.callbacks import Callback
     from rl4co.models import POMO
     from rl4co.utils.trainer import RL4COTrainer
-
-    from ncosolve.policies.rl4co_pomo import make_env, policy_kwargs, save_pomo
 
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
