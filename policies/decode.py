@@ -133,9 +133,9 @@ def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), 
     """The ``keep`` best distinct solutions per instance under ``how``, as (length, solution) lists, best first
     (a local search can then start from several, as ``attention+2opt`` does).
 
-    Instances are grouped by size (and by whether they have coordinates) and decoded ``chunk`` at a time, all augmented copies in one batch; by
-    default as many as keep (instances x copies) x N^2 near ``ROLLOUT_CELLS`` (a decoder step is memory-bound:
-    on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A CVRP
+    Instances are grouped by size (and by whether they have coordinates) and decoded ``chunk`` at a time, all
+    augmented copies in one batch; by default as many as keep (instances x copies) x N^2 near ``ROLLOUT_CELLS``
+    (a decoder step is memory-bound: on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A CVRP
     with a fleet cap (``num_vehicles``) ranks candidates within the cap first; only when none fits is a
     solution over the fleet kept, which ``evaluate`` then reports as such.
     With a ``deadline`` (a ``time.perf_counter()`` value) copies are encoded and run one at a time, round-robin
