@@ -22,10 +22,16 @@ Protocol
   ``ndp-ga`` (true UE) and ``ndp-surrogate-ga`` at equal wall time ``--la-time``, and ``ndp-rl`` beside them.
 - ``la-ema``: the same on Eastern-Massachusetts (EMA, 258 links) with the shipped surrogate and policy, both
   trained on synthetic cities only (no EMA-trained model exists).
-- ``aequilibrae``: UE throughput at relative gap 1e-4 on the first ``--aeq-designs`` designs of SF_DNDP_10_1:
-  ``equilibrium_batch`` (one by one, the CPU default) against AequilibraE's bi-conjugate Frank-Wolfe (one core)
-  run by ``benchmarks/aequilibrae_peer.py`` in its own venv (``--aeq-python``); wall and CPU seconds, and the
-  largest relative TTT difference between the two.
+- ``aequilibrae``: ncosolve's UE against AequilibraE's bi-conjugate Frank-Wolfe, alternated design by design in
+  one run, one thread each (OMP / numba / BLAS / XLA thread counts 1 on both sides, AequilibraE's
+  ``set_cores(1)``). AequilibraE runs in its own venv (``--aeq-python``) as a long-lived
+  ``benchmarks/aequilibrae_peer.py`` subprocess fed one design at a time over stdin/stdout (JSON lines); its
+  graph is built and prepared once per network, and per design only capacities (and closed links, see
+  ``--aeq-closed`` and the peer's docstring) change. On each of ``--aeq-networks``: single solves of the base
+  network to each of ``--aeq-single-tols`` (median of ``--aeq-repeats``, alternated), then ``--aeq-designs``
+  designs at gap ``--aeq-tol`` (``aeq_cases``: SiouxFalls DNDP designs of SF_DNDP_10_1..8, EMA / Anaheim NDP-LA
+  lane additions), our solve of design k then AequilibraE's: designs/s of each, iterations, relative TTT
+  difference, machine load.
 The surrogate parts need a SiouxFalls surrogate (``--surrogate``), made from the licensed data and so kept out
 of the package: ``python scripts/train_ndp_surrogate.py --source ../shared/data --out <path>``. ``ndp-rl`` uses
 the shipped policy (trained on synthetic cities only).
@@ -33,7 +39,8 @@ Data is read from ``../shared/data/{tntp,dndp}``; each part is skipped with a me
 
 Usage: ``python benchmarks/network_design.py [--parts ue,large,throughput,dndp,sga10,dndp20,la,la-ema,aequilibrae] [--instances 1]
 [--large-sides 16,24,32] [--large-tol 1e-4] [--time-limit 10] [--sga-fraction 0.04] [--instances20 3] [--time-limit20 20] [--la-time 30]
-[--aeq-designs 32] [--aeq-python /work/venvs/aequilibrae/bin/python] [--surrogate /work/runs/ndp/surrogate_siouxfalls.pt]
+[--aeq-designs 32] [--aeq-python /work/venvs/aequilibrae/bin/python] [--aeq-networks SiouxFalls,EMA,Anaheim] [--aeq-tol 1e-4]
+[--aeq-single-tols 1e-4,1e-5,1e-6] [--aeq-repeats 3] [--aeq-closed penalty] [--surrogate /work/runs/ndp/surrogate_siouxfalls.pt]
 [--out benchmarks/results/network_design.json]``.
 """
 
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from datetime import datetime, timezone
@@ -187,36 +195,155 @@ def lane_addition(la_time: float, surrogate: str | None, network: str = "SiouxFa
                  info={k: v for k, v in r.info.items() if isinstance(v, (int, float, bool, str))}) for r in runs]
 
 
-def aequilibrae(designs: int, python: str) -> dict:
-    """Designs per second (wall and CPU) of our batched UE and of AequilibraE's BFW on the same designs."""
-    import os
-    import subprocess
+AEQ_NETWORKS = ("SiouxFalls", "EMA", "Anaheim")
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def aeq_cases(network: str, designs: int, seed: int = 0, base=None) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
+    """The design batches of the ``aequilibrae`` part for one network, one per graph AequilibraE builds:
+    (label, network, capacity (B, L), is_open (B, L)).
+
+    SiouxFalls: ``designs`` in all, split evenly over SF_DNDP_10_1..8 (each file its own 86-link network: a
+    design opens some of its 10 candidate links, closed ones carry no flow), drawn at random without
+    replacement from each file's 1,024 designs. EMA and Anaheim (no DNDP files): NDP-LA designs, every link
+    a candidate (``lane_addition_instance``), each given one more lane with probability 0.1; they change
+    capacities only, every link stays open, on ``base`` (default: the network read from its TNTP file).
+    """
+    rng = np.random.default_rng(seed)
+    if network == "SiouxFalls":
+        files = sorted((DATA / "dndp").glob("SF_DNDP_10_*.txt"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+        cases = []
+        for k, path in enumerate(files):
+            count = designs // len(files) + (k < designs % len(files))
+            if count == 0:
+                continue
+            inst = read_dndp(path, trips=DATA / "tntp" / "SiouxFalls_trips.tntp")
+            pick = rng.choice(2 ** inst.num_candidates, count, replace=False)
+            cap, is_open = inst.link_arrays(all_designs(inst.num_candidates)[np.sort(pick)])
+            cases.append((inst.name, inst.network, cap, is_open))
+        return cases
+    inst = lane_addition_instance(base if base is not None else read_tntp(DATA / "tntp" / f"{network}_net.tntp"))
+    cap, is_open = inst.link_arrays((rng.random((designs, inst.num_candidates)) < 0.1).astype(np.int64))
+    return [(f"{network}-la", inst.network, cap, is_open)]
+
+
+def peer_network_message(net, closed: str = "penalty") -> dict:
+    """The ``network`` request of ``aequilibrae_peer.py``: every link of ``net`` (0-based nodes), its BPR
+    parameters and base capacities, the demand, and whether zones block through traffic (TNTP's first
+    through node above the zones, as on Anaheim)."""
+    return {"cmd": "network", "init": net.init.tolist(), "term": net.term.tolist(),
+            "free_flow_time": net.free_flow_time.tolist(), "b": net.b.tolist(), "power": net.power.tolist(),
+            "capacity": net.capacity.tolist(), "demand": net.demand.tolist(),
+            "block_centroids": bool(net.no_through().any()), "closed": closed}
+
+
+class AequilibraePeer:
+    """``benchmarks/aequilibrae_peer.py`` as a long-lived subprocess, one JSON line each way per request."""
+
+    def __init__(self, python: str, log) -> None:
+        import subprocess
+
+        env = {**os.environ, **ONE_THREAD, "AEQ_SHOW_PROGRESS": "FALSE"}
+        self.proc = subprocess.Popen([python, str(Path(__file__).with_name("aequilibrae_peer.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+
+    def ask(self, msg: dict) -> dict:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("aequilibrae_peer.py exited (its stderr is in the log file)")
+        return json.loads(line)
+
+    def solve(self, cap, is_open, tol: float) -> dict:
+        return self.ask({"cmd": "solve", "capacity": np.asarray(cap).tolist(),
+                         "is_open": np.asarray(is_open).tolist(), "tol": tol})
+
+    def close(self) -> None:
+        self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _ours(net, cap, is_open, tol: float) -> dict:
+    tick, cpu = time.perf_counter(), time.process_time()
+    res = equilibrium_batch(net, cap[None], is_open[None], tol=tol)
+    return {"seconds": time.perf_counter() - tick, "cpu_seconds": time.process_time() - cpu,
+            "ttt": float(res.tstt[0]), "iterations": int(res.iterations[0]), "rgap": float(res.relative_gap[0])}
+
+
+def aequilibrae(designs: int, python: str, networks: list[str], tol: float, single_tols: list[float],
+                repeats: int, closed: str) -> dict:
+    """Alternated UE throughput and single-solve times, ncosolve against AequilibraE's BFW, one core each.
+
+    AequilibraE's graph is built and prepared once per network; per design only link fields change (see
+    ``aequilibrae_peer.py``). Design k is solved by ``equilibrium_batch`` (one design, after compilation) and
+    then by the peer, so machine load falls on both alike; each side's time is its own solve (the peer's
+    measured inside it, without the JSON transport, which is reported apart)."""
     import tempfile
 
-    inst = _dndp(10, 1)
-    net = inst.network
-    cap, is_open = inst.link_arrays(all_designs(inst.num_candidates)[:designs])
-    equilibrium_batch(net, cap[:2], is_open[:2], tol=1e-4)  # compile
-    tick, cpu = time.perf_counter(), time.process_time()
-    ours = equilibrium_batch(net, cap, is_open, tol=1e-4)
-    ours_s, ours_cpu = time.perf_counter() - tick, time.process_time() - cpu
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "designs.npz"
-        np.savez(path, init=net.init, term=net.term, free_flow_time=net.free_flow_time, b=net.b, power=net.power,
-                 capacity=cap, is_open=is_open, demand=net.demand, tol=1e-4)
-        run = subprocess.run([python, str(Path(__file__).with_name("aequilibrae_peer.py")), str(path)],
-                             capture_output=True, text=True, env={**os.environ, "AEQ_SHOW_PROGRESS": "FALSE"},
-                             check=True)
-    peer = json.loads(run.stdout.strip().splitlines()[-1])
-    theirs = np.array([d["ttt"] for d in peer["designs"]])
-    row = {"designs": designs, "ours_s": ours_s, "ours_cpu_s": ours_cpu, "ours_designs_per_s": designs / ours_s,
-           "ours_iterations_mean": float(ours.iterations.mean()), "aequilibrae_s": peer["seconds"],
-           "aequilibrae_cpu_s": peer["cpu_seconds"], "aequilibrae_designs_per_s": designs / peer["seconds"],
-           "aequilibrae_iterations_mean": float(np.mean([d["iterations"] for d in peer["designs"]])),
-           "speedup_wall": peer["seconds"] / ours_s, "speedup_cpu": peer["cpu_seconds"] / ours_cpu,
-           "max_rel_ttt_diff": float(np.max(np.abs(theirs / ours.tstt - 1)))}
-    print(row)
-    return row
+    log = tempfile.NamedTemporaryFile("w+", prefix="aequilibrae_peer_", suffix=".log", delete=False)
+    peer = AequilibraePeer(python, log)
+    report = {"tol": tol, "closed_links": closed, "load_before": os.getloadavg(), "throughput": [], "single": []}
+    try:
+        for name in networks:
+            net = read_tntp(DATA / "tntp" / f"{name}_net.tntp")
+            build = peer.ask(peer_network_message(net, closed))
+            base_cap, base_open = net.capacity, np.ones(net.num_links, bool)
+            _ours(net, base_cap, base_open, 1.0)  # compile
+            peer.solve(base_cap, base_open, max(single_tols))  # warm-up
+            for t in single_tols:
+                runs = [(_ours(net, base_cap, base_open, t), peer.solve(base_cap, base_open, t))
+                        for _ in range(repeats)]
+                ours_s = float(np.median([o["seconds"] for o, _ in runs]))
+                theirs_s = float(np.median([a["seconds"] for _, a in runs]))
+                (o, a) = runs[-1]
+                row = {"network": name, "links": net.num_links, "zones": net.num_zones, "tol": t,
+                       "ours_s": ours_s, "aequilibrae_s": theirs_s, "speedup": theirs_s / ours_s,
+                       "ours_iterations": o["iterations"], "aequilibrae_iterations": a["iterations"],
+                       "ours_gap": o["rgap"], "aequilibrae_gap": a["rgap"], "ours_ttt": o["ttt"],
+                       "aequilibrae_ttt": a["ttt"], "rel_ttt_diff": a["ttt"] / o["ttt"] - 1,
+                       "aequilibrae_build_s": build["build_s"], "load": os.getloadavg()[0]}
+                report["single"].append(row)
+                print(row, flush=True)
+            rows = []
+            for label, dnet, cap, is_open in aeq_cases(name, designs, base=net):
+                if dnet is not net:
+                    build = peer.ask(peer_network_message(dnet, closed))
+                    _ours(dnet, cap[0], is_open[0], 1.0)  # compile for this network
+                peer.solve(cap[0], is_open[0], tol)  # warm-up on this graph
+                for k in range(len(cap)):
+                    o = _ours(dnet, cap[k], is_open[k], tol)
+                    tick = time.perf_counter()
+                    a = peer.solve(cap[k], is_open[k], tol)
+                    rows.append({"case": label, "ours": o, "aequilibrae": a, "round_trip_s": time.perf_counter() - tick,
+                                 "closed": int((~is_open[k]).sum())})
+            ours_s = sum(r["ours"]["seconds"] for r in rows)
+            theirs_s = sum(r["aequilibrae"]["seconds"] for r in rows)
+            diff = np.array([r["aequilibrae"]["ttt"] / r["ours"]["ttt"] - 1 for r in rows])
+            row = {"network": name, "designs": len(rows), "cases": sorted({r["case"] for r in rows}),
+                   "ours_s": ours_s, "ours_cpu_s": sum(r["ours"]["cpu_seconds"] for r in rows),
+                   "ours_designs_per_s": len(rows) / ours_s, "aequilibrae_s": theirs_s,
+                   "aequilibrae_cpu_s": sum(r["aequilibrae"]["cpu_seconds"] for r in rows),
+                   "aequilibrae_designs_per_s": len(rows) / theirs_s,
+                   "aequilibrae_round_trip_s": sum(r["round_trip_s"] for r in rows),
+                   "speedup": theirs_s / ours_s,
+                   "speedup_cpu": sum(r["aequilibrae"]["cpu_seconds"] for r in rows)
+                   / sum(r["ours"]["cpu_seconds"] for r in rows),
+                   "ours_iterations_mean": float(np.mean([r["ours"]["iterations"] for r in rows])),
+                   "aequilibrae_iterations_mean": float(np.mean([r["aequilibrae"]["iterations"] for r in rows])),
+                   "ours_gap_max": max(r["ours"]["rgap"] for r in rows),
+                   "aequilibrae_gap_max": max(r["aequilibrae"]["rgap"] for r in rows),
+                   "max_abs_rel_ttt_diff": float(np.abs(diff).max()), "mean_rel_ttt_diff": float(diff.mean()),
+                   "load": os.getloadavg()[0]}
+            report["throughput"].append({**row, "per_design": rows})
+            print(row, flush=True)
+    finally:
+        peer.close()
+        report["load_after"] = os.getloadavg()
+        report["peer_log"] = log.name
+    return report
 
 
 def main() -> None:
@@ -234,9 +361,17 @@ def main() -> None:
     parser.add_argument("--surrogate", default="/work/runs/ndp/surrogate_siouxfalls.pt")
     parser.add_argument("--aeq-designs", type=int, default=32)
     parser.add_argument("--aeq-python", default="/work/venvs/aequilibrae/bin/python")
+    parser.add_argument("--aeq-networks", default=",".join(AEQ_NETWORKS))
+    parser.add_argument("--aeq-tol", type=float, default=1e-4)
+    parser.add_argument("--aeq-single-tols", default="1e-4,1e-5,1e-6")
+    parser.add_argument("--aeq-repeats", type=int, default=3)
+    parser.add_argument("--aeq-closed", choices=("penalty", "exclude"), default="penalty")
     parser.add_argument("--out", default="benchmarks/results/network_design.json")
     args = parser.parse_args()
     parts = args.parts.split(",")
+    if "aequilibrae" in parts:  # one thread on our side too; XLA reads its flags when the backend starts
+        os.environ.update(ONE_THREAD)
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {ONE_THREAD_XLA}".strip()
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
               "jax": jax.__version__, "backend": jax.default_backend()}
     if "large" in parts:  # synthetic networks: needs no data
@@ -252,7 +387,9 @@ def main() -> None:
         report["dndp"] = dndp(args.instances, args.time_limit)
     if "aequilibrae" in parts:
         if Path(args.aeq_python).is_file():
-            report["aequilibrae"] = aequilibrae(args.aeq_designs, args.aeq_python)
+            report["aequilibrae"] = aequilibrae(
+                args.aeq_designs, args.aeq_python, args.aeq_networks.split(","), args.aeq_tol,
+                [float(t) for t in args.aeq_single_tols.split(",")], args.aeq_repeats, args.aeq_closed)
         else:
             print(f"skipped aequilibrae: no interpreter at {args.aeq_python} (python -m venv <dir> && "
                   "<dir>/bin/pip install aequilibrae)")
