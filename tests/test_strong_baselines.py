@@ -119,10 +119,12 @@ def test_tiny_tsp(method, n):
     assert checked(inst, ncosolve.solve(inst, method, time_limit=0.2)) == brute_force_tsp(inst)
 
 
-def test_lkh_refuses_instances_above_its_limit():
-    coords = np.random.default_rng(0).uniform(size=(MAX_NODES + 1, 2))
+def test_lkh_refuses_matrix_instances_above_its_limit():
+    # coordinate instances have no limit (tests/test_lkh_scaling.py); a matrix is sent to LKH dense
+    dist = np.ones((MAX_NODES + 1, MAX_NODES + 1))
+    np.fill_diagonal(dist, 0)
     with pytest.raises(ncosolve.NcoError, match=f"above its limit of {MAX_NODES}"):
-        ncosolve.solve(ncosolve.TSPInstance(coords=coords), "lkh", time_limit=1)
+        ncosolve.solve(ncosolve.TSPInstance(dist=dist), "lkh", time_limit=1)
 
 
 def test_lkh_rejects_bad_runs(eil51):
@@ -131,8 +133,9 @@ def test_lkh_rejects_bad_runs(eil51):
 
 
 def test_lkh_is_stopped_when_its_preprocessing_overruns():
-    # LKH's preprocessing of 3000 nodes takes seconds and ignores the limit: the child must be killed.
-    inst = ncosolve.TSPInstance(coords=np.random.default_rng(1).uniform(size=(3000, 2)))
+    # LKH's preprocessing of a 3000-node matrix takes seconds and ignores the limit: the child must be killed.
+    coords = ncosolve.TSPInstance(coords=np.random.default_rng(1).uniform(size=(3000, 2)))
+    inst = ncosolve.TSPInstance(dist=coords.distance_matrix())
     inst.distance_matrix()  # built before the clock, so the budget goes to LKH's child (building it takes ~0.2-0.8 s)
     result = ncosolve.solve(inst, "lkh", time_limit=0.5)
     assert within_budget(result, 0.5), result.runtime_s
@@ -153,7 +156,7 @@ def test_lkh_does_not_start_when_building_the_matrix_used_the_budget(eil51, monk
         return real_to_int(*args)
 
     monkeypatch.setattr(lkh, "to_int", slow_to_int)
-    result = ncosolve.solve(eil51, "lkh", time_limit=0.01)
+    result = ncosolve.solve(ncosolve.TSPInstance(dist=eil51.distance_matrix()), "lkh", time_limit=0.01)
     assert result.solution is None and "no time left" in result.info["status"]
     assert within_budget(result, 0.01), result.runtime_s
 
