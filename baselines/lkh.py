@@ -39,7 +39,6 @@ import numpy as np
 from ncosolve.baselines.scaling import integer_scale, to_int
 from ncosolve.errors import NcoError
 from ncosolve.problems.distances import coord_distances
-from ncosolve.registry import register
 
 # Matrix instances are sent as a dense integer matrix in text: beyond this many nodes the matrix alone
 # costs seconds and hundreds of MB, so larger ones are refused rather than run badly (coordinate
@@ -82,12 +81,17 @@ _POLL_S = 0.25
 
 # Protocol: one header line "<kind> <n> <symmetric> <deadline> <params bytes>", the LKH parameters, then
 # either the problem text (kind "text") or an n x n int64 matrix (kind "matrix"). The child adds
-# TOTAL_TIME_LIMIT (the wall time left at its start) and prints the 0-based tour on one line.
+# TOTAL_TIME_LIMIT (the wall time left at its start) and prints the 0-based tour on one line. Before reading,
+# it prints "ready" once elkai is imported, so ``prepare_lkh`` can start it before a budget's clock.
 _WORKER = r"""
 import sys, time
 from elkai import _elkai
 
-kind, n, symmetric, deadline, size = sys.stdin.buffer.readline().split()
+print("ready", flush=True)
+header = sys.stdin.buffer.readline()
+if not header:  # a spare child whose parent never used it
+    sys.exit(0)
+kind, n, symmetric, deadline, size = header.split()
 n = int(n)
 params = sys.stdin.buffer.read(int(size)).decode()
 if kind == b"matrix":  # int64 values, row by row (no numpy import: it costs the child ~0.2 s to start)
@@ -185,9 +189,30 @@ def run_lkh(problem, runs: int, lkh_seed: int, finish_by: float, kill_at: float,
         return _run_child(message, n, tour_file, kill_at)
 
 
-def _run_child(message: bytes, n: int, tour_file: str, kill_at: float) -> tuple[np.ndarray | None, str]:
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+_SPARE: list = []  # at most one child started by prepare_lkh, elkai imported, waiting for its problem
+
+
+def _start_child() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+
+
+def prepare_lkh(instance=None) -> None:
+    """Start the LKH child (a Python process importing elkai) before the clock, so no budget pays for its start;
+    the next solve uses it."""
+    if _SPARE and _SPARE[0].poll() is None:
+        return
+    proc = _start_child()
+    if proc.stdout.readline().strip() == b"ready":
+        _SPARE[:] = [proc]
+    else:  # it failed to start: the solve starts its own and reports the error
+        proc.kill()
+        proc.wait()
+
+
+def _run_child(message: bytes, n: int, tour_file: str, kill_at: float) -> tuple[np.ndarray | None, str]:
+    spare = _SPARE.pop() if _SPARE else None
+    proc = spare if spare is not None and spare.poll() is None else _start_child()
     out: list[bytes] = []
     err: list[bytes] = []
     threads = [threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True),
@@ -228,6 +253,7 @@ def _run_child(message: bytes, n: int, tour_file: str, kill_at: float) -> tuple[
         return tour, "stopped at the time limit: the best tour LKH had written"
     if proc.returncode:
         return None, "LKH failed: " + b"".join(err).decode(errors="replace").strip()[-500:]
+    out = [line for line in out if line.strip() != b"ready"]
     if len(out) != 1:
         return None, "LKH returned no tour"
     tour = np.array(out[0].split(), dtype=np.int64)
@@ -249,8 +275,6 @@ def _send(pipe, message: bytes) -> None:
         pass
 
 
-@register("lkh", ("tsp",), f"LKH-3 via elkai (symmetric and asymmetric TSP, up to {MAX_NODES} nodes)",
-          requires=("elkai",), extra="lkh", default_time_limit=10.0, strength=30)
 def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candidates: str | None = None):
     """Best tour of ``runs`` LKH-3 runs (seeded), stopped at ``time_limit`` seconds.
 

@@ -21,9 +21,9 @@ from numba import njit
 from ncosolve.baselines import constructive
 from ncosolve.baselines.constructive import edge, kernel_inputs
 from ncosolve.errors import InfeasibleSolution, NcoError
-from ncosolve.generators import generate
+from ncosolve.generators import kind, shrink
 from ncosolve.problems import TSPInstance, evaluate
-from ncosolve.registry import register
+from ncosolve.problems.vrp import TIME_TOL
 from ncosolve.search.candidates import nearest_neighbours
 from ncosolve.search.tour_ops import pred, reverse_positions, succ
 
@@ -35,7 +35,6 @@ INSERTION_MAX_N = 1000
 # 'auto' starts VRPs from nearest neighbour when insertion would take over a quarter of the time limit.
 VRP_INSERTION_S_PER_N2 = 2e-6
 _EPS = 1e-9
-_TIME_EPS = 1e-6  # the evaluator's tolerance on time windows
 _CHUNK_WORK = 2_000_000  # about this many move evaluations (or swaps) per kernel call between clock checks
 
 
@@ -194,9 +193,9 @@ def _on_time(walk, pts, mat, mode, ready, due, service):
         c = walk[k]
         t = t + edge(walk[k - 1], c, pts, mat, mode)
         if k == walk.shape[0] - 1:
-            return t <= due[0] + _TIME_EPS
+            return t <= due[0] + TIME_TOL
         t = max(t, ready[c])
-        if t > due[c] + _TIME_EPS:
+        if t > due[c] + TIME_TOL:
             return False
         t += service[c]
     return True
@@ -309,18 +308,28 @@ def improve_routes(instance, routes, time_limit: float | None = None) -> list[li
 
 
 def prepare_local_search(instance) -> None:
-    """Compile (or load from numba's disk cache) the search kernels on a tiny instance of the same problem,
-    so the first call's compilation is not paid from a time limit (``solve`` runs this before the clock)."""
-    tiny = generate(instance.problem, 1, 6, seed=0)[0]
+    """Compile (or load from numba's disk cache) the search kernels on the instance cut to a few nodes (same
+    kind and edge-weight type), so no time limit pays for compilation (``solve`` runs this before the clock)."""
+    if kind(instance) in _PREPARED:
+        return
+    tiny = shrink(instance)
     if instance.problem == "tsp":
         improve_tour(tiny, list(range(tiny.n)), 1.0)
     else:
-        improve_routes(tiny, [list(range(1, tiny.n))], 1.0)  # one route, so the kernels run
+        improve_routes(tiny, [[c] for c in range(1, tiny.n)], 1.0)  # singleton routes: feasible for any instance
+        improve_routes(tiny, [list(range(1, tiny.n))], 1.0)  # one route, so the route kernels run
+    _PREPARED.add(kind(instance))
 
 
-@register("2opt", ("tsp", "cvrp", "cvrptw"),
-          "Insertion start + numba 2-opt / Or-opt local search (within routes for CVRP, CVRPTW)",
-          default_time_limit=10.0, strength=10, prepare=prepare_local_search)
+_PREPARED: set = set()
+
+
+def prepare_two_opt(instance) -> None:
+    """``prepare_local_search`` and the construction kernels of the start (``constructive.prepare_constructive``)."""
+    constructive.prepare_constructive(instance)
+    prepare_local_search(instance)
+
+
 def two_opt(instance, time_limit: float | None, seed: int = 0, start: str = "auto"):
     """Construct, then improve until a local optimum or the budget runs out.
 

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from ncosolve.baselines.mapf_prioritized import as_positions, space_time_astar
-from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids
-from ncosolve.registry import register
+from ncosolve.problems.mapf import neighbor_table, to_ids
+from ncosolve.problems.mapf_kernels import bfs_many
 
 MAX_AGENTS = 10
 
@@ -115,8 +115,6 @@ def cbs(nbr, dist, starts, goals, deadline) -> tuple[list[list[int]] | None, dic
     return None, {"reason": "no solution exists", "expanded": expanded}
 
 
-@register("mapf-cbs", ("mapf",), f"Conflict-Based Search: optimal sum of costs, up to {MAX_AGENTS} agents",
-          default_time_limit=10.0, strength=2)
 def solve_cbs(instance, time_limit: float = 10.0, seed: int = 0):
     """Sum-of-costs-optimal paths (agents, T+1, 2); None beyond ``MAX_AGENTS`` agents or the time limit."""
     deadline = time.perf_counter() + time_limit
@@ -128,7 +126,7 @@ def solve_cbs(instance, time_limit: float = 10.0, seed: int = 0):
     w = instance.grid.shape[1]
     nbr = neighbor_table(instance.grid)
     starts, goals = to_ids(instance.starts, w), to_ids(instance.goals, w)
-    dist = _bfs_many(nbr, goals.astype(np.int32))
+    dist = bfs_many(nbr, goals.astype(np.int32))
     paths, info = cbs(nbr, dist, starts, goals, deadline)
     if paths is None:
         return None, info

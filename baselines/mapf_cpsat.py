@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from ortools.sat.python import cp_model
 
-from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids, to_positions
-from ncosolve.registry import register
+from ncosolve.problems.mapf import neighbor_table, to_ids, to_positions
+from ncosolve.problems.mapf_kernels import bfs_many
 
 MAX_CELLS = 100_000  # (agent, timestep, cell) literals a model may hold: beyond, CP-SAT's memory runs to GBs
 
@@ -32,7 +33,6 @@ def _layer_cells(d_start, d_goal, horizon) -> int:
 def _solve_horizon(nbr, d_start, d_goal, goals, horizon, deadline, seed):
     """(status, soc, cell ids (agents, horizon+1)) of the SoC-optimal plan with makespan <= ``horizon``;
     "unknown" when ``deadline`` (a perf_counter value) passes, building the model included."""
-    from ortools.sat.python import cp_model
 
     n = len(goals)
     model = cp_model.CpModel()
@@ -107,13 +107,6 @@ def _solve_horizon(nbr, d_start, d_goal, goals, horizon, deadline, seed):
     return ("optimal" if status == cp_model.OPTIMAL else "feasible"), int(round(solver.ObjectiveValue())), ids
 
 
-def _import_cp_sat(instance) -> None:
-    """Import CP-SAT (it loads pandas: seconds on a busy machine), a one-time cost outside the budget."""
-    from ortools.sat.python import cp_model  # noqa: F401
-
-
-@register("mapf-cpsat", ("mapf",), "exact CP-SAT model on the time-expanded graph (tiny instances)",
-          requires=("ortools",), default_time_limit=30.0, strength=0, prepare=_import_cp_sat)
 def solve_cpsat(instance, time_limit: float = 30.0, seed: int = 0):
     """SoC-optimal paths (agents, T+1, 2); ``info["optimal"]`` says whether optimality was proved in time.
     None if no solution was found in time."""
@@ -124,8 +117,8 @@ def solve_cpsat(instance, time_limit: float = 30.0, seed: int = 0):
         return np.zeros((0, 1, 2), dtype=np.int64), {"optimal": True}
     nbr = neighbor_table(instance.grid)
     starts, goals = to_ids(instance.starts, w), to_ids(instance.goals, w)
-    d_start = _bfs_many(nbr, starts.astype(np.int32))
-    d_goal = _bfs_many(nbr, goals.astype(np.int32))
+    d_start = bfs_many(nbr, starts.astype(np.int32))
+    d_goal = bfs_many(nbr, goals.astype(np.int32))
     d = d_goal[np.arange(n), starts].astype(int)
     horizon = int(d.max())
     best, proved = None, False

@@ -16,8 +16,8 @@ from collections import deque
 import numpy as np
 
 from ncosolve.baselines.mapf_pibt import NO_PREFERENCES, _seed, initial_priorities, pibt_config
-from ncosolve.problems.mapf import MAPFInstance, _bfs_many, neighbor_table, to_ids, to_positions
-from ncosolve.registry import register
+from ncosolve.problems.mapf import MAPFInstance, neighbor_table, to_ids, to_positions
+from ncosolve.problems.mapf_kernels import bfs_many
 
 
 class _Constraint:
@@ -98,13 +98,11 @@ def lacam(nbr: np.ndarray, dist: np.ndarray, starts: np.ndarray, goals: np.ndarr
     return None, {"nodes": len(explored), "iterations": iterations, "reason": "no solution exists"}
 
 
-def _prepare_lacam(instance) -> None:
+def prepare_lacam(instance) -> None:
     """Compile the numba kernels LaCAM calls, on a 2x2 instance (a one-time cost outside the budget)."""
     solve_lacam(MAPFInstance(np.zeros((2, 2), dtype=bool), [(0, 0)], [(1, 1)]), 5.0)
 
 
-@register("mapf-lacam", ("mapf",), "LaCAM: complete configuration search with PIBT successors",
-          default_time_limit=10.0, strength=3, prepare=_prepare_lacam)
 def solve_lacam(instance, time_limit: float = 10.0, seed: int = 0):
     """LaCAM paths (agents, T+1, 2), or None when the time limit comes first or no solution exists."""
     deadline = time.perf_counter() + time_limit
@@ -113,7 +111,7 @@ def solve_lacam(instance, time_limit: float = 10.0, seed: int = 0):
         return np.zeros((0, 1, 2), dtype=np.int64), {}
     nbr = neighbor_table(instance.grid)
     starts, goals = to_ids(instance.starts, w).astype(np.int64), to_ids(instance.goals, w).astype(np.int64)
-    dist = _bfs_many(nbr, goals.astype(np.int32))
+    dist = bfs_many(nbr, goals.astype(np.int32))
     _seed(seed)
     configs, info = lacam(nbr, dist, starts, goals, deadline, np.random.default_rng(seed))
     if configs is None:

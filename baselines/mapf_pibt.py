@@ -14,8 +14,8 @@ import time
 import numba
 import numpy as np
 
-from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance, _bfs_many, neighbor_table, to_ids, to_positions
-from ncosolve.registry import register
+from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance, neighbor_table, to_ids, to_positions
+from ncosolve.problems.mapf_kernels import bfs_many
 
 NO_PREFERENCES = np.empty((0, 5), dtype=np.int64)
 """``pibt_config``'s ``pref`` for plain PIBT: every agent orders its moves by distance to its goal"""
@@ -240,7 +240,7 @@ def _pibt_lifelong(nbr, q, streams, horizon, out) -> None:
     ncell = nbr.shape[0]
     k = np.zeros(n, dtype=np.int64)
     goals = streams[:, 0].copy()
-    dist = _bfs_many(nbr, goals.astype(np.int32))
+    dist = bfs_many(nbr, goals.astype(np.int32))
     prio = np.zeros(n)
     occ_now = np.full(ncell, -1, dtype=np.int64)
     occ_next = np.full(ncell, -1, dtype=np.int64)
@@ -254,7 +254,7 @@ def _pibt_lifelong(nbr, q, streams, horizon, out) -> None:
                 changed = True
             if changed and k[i] < streams.shape[1]:
                 goals[i] = streams[i, k[i]]
-                dist[i] = _bfs_many(nbr, goals[i:i + 1].astype(np.int32))[0]
+                dist[i] = bfs_many(nbr, goals[i:i + 1].astype(np.int32))[0]
                 prio[i] = prio[i] - np.floor(prio[i])
         if t == horizon:
             break
@@ -277,7 +277,7 @@ def _oneshot(instance, time_limit: float, seed: int, max_steps: int | None):
     w = grid.shape[1]
     nbr = neighbor_table(grid)
     starts, goals = to_ids(instance.starts, w), to_ids(instance.goals, w)
-    dist = _bfs_many(nbr, goals.astype(np.int32))
+    dist = bfs_many(nbr, goals.astype(np.int32))
     _seed(seed)
     q = starts.astype(np.int64).copy()
     prio = initial_priorities(dist, starts)
@@ -313,8 +313,6 @@ def prepare_pibt(instance) -> None:
         _oneshot(MAPFInstance(grid, [(0, 0)], [(1, 1)]), 5.0, 0, None)
 
 
-@register("mapf-pibt", ("mapf", "mapf-lifelong"), "PIBT: priority inheritance with backtracking, one step at a time",
-          default_time_limit=10.0, strength=1, prepare=prepare_pibt)
 def solve_pibt(instance, time_limit: float = 10.0, seed: int = 0, max_steps: int | None = None):
     """PIBT paths (agents, T+1, 2). One-shot: until every agent is on its goal (None if ``max_steps`` or the
     time limit comes first). Lifelong: the instance's horizon."""

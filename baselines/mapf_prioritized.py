@@ -20,8 +20,8 @@ from typing import Callable
 import numpy as np
 
 from ncosolve.baselines.mapf_pibt import NO_PREFERENCES, _seed, pibt_config
-from ncosolve.problems.mapf import _bfs_many, neighbor_table, to_ids, to_positions
-from ncosolve.registry import register
+from ncosolve.problems.mapf import neighbor_table, to_ids, to_positions
+from ncosolve.problems.mapf_kernels import bfs_many
 
 
 def space_time_astar(nbr: np.ndarray, h: np.ndarray, start: int, goal: int,
@@ -131,7 +131,7 @@ class _GoalDistances:
 
     def __getitem__(self, goal: int) -> np.ndarray:
         if goal not in self.maps:
-            self.maps[goal] = _bfs_many(self.nbr, np.array([goal], dtype=np.int32))[0]
+            self.maps[goal] = bfs_many(self.nbr, np.array([goal], dtype=np.int32))[0]
         return self.maps[goal]
 
 
@@ -216,9 +216,6 @@ def _lifelong(instance, time_limit, seed, window, replan_every):
     return to_positions(np.stack(configs, axis=1), w), {"pibt_fallback_steps": pibt_steps}
 
 
-@register("mapf-prioritized", ("mapf", "mapf-lifelong"),
-          "prioritized planning with space-time A*, random restarts; windowed replanning (RHCR-style) for lifelong",
-          default_time_limit=10.0, strength=1)
 def solve_prioritized(instance, time_limit: float = 10.0, seed: int = 0, window: int = 10, replan_every: int = 5):
     """Prioritized-planning paths. One-shot: farthest agents first, then random orders until one succeeds;
     None if none does within the time limit. Lifelong: windowed replanning over the horizon (``window``,
@@ -234,7 +231,7 @@ def solve_prioritized(instance, time_limit: float = 10.0, seed: int = 0, window:
         return np.zeros((0, 1, 2), dtype=np.int64), {}
     nbr = neighbor_table(instance.grid)
     starts, goals = to_ids(instance.starts, w), to_ids(instance.goals, w)
-    dist = _bfs_many(nbr, goals.astype(np.int32))
+    dist = bfs_many(nbr, goals.astype(np.int32))
     rng = np.random.default_rng(seed)
     order = np.argsort(-dist[np.arange(n), starts], kind="stable")
     attempts = 0

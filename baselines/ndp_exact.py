@@ -7,8 +7,7 @@ import time
 import numpy as np
 
 from ncosolve.errors import NcoError
-from ncosolve.problems.network import evaluate_designs, prepare_equilibrium
-from ncosolve.registry import register
+from ncosolve.problems.network import evaluate_designs
 
 MAX_CANDIDATES = 16  # 65,536 designs
 
@@ -57,8 +56,6 @@ def all_designs(k: int) -> np.ndarray:
     return ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(np.int64)
 
 
-@register("ndp-exact", ("ndp",), f"enumerate every affordable design at user equilibrium (up to {MAX_CANDIDATES} "
-          "candidates)", default_time_limit=600.0, strength=20, prepare=prepare_equilibrium)
 def ndp_exact(instance, time_limit: float, seed: int = 0, chunk: int = 8):
     """The best of all affordable designs (proven optimal when ``info["complete"]``, at the instance's UE gap).
 

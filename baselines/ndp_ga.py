@@ -7,8 +7,6 @@ import time
 import numpy as np
 
 from ncosolve.baselines.ndp_exact import DesignScorer
-from ncosolve.problems.network import prepare_equilibrium
-from ncosolve.registry import register
 
 
 def repair(instance, design: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -55,8 +53,6 @@ def evolve(instance, fitness, stop, rng: np.random.Generator, population: int = 
     return generations
 
 
-@register("ndp-ga", ("ndp",), "genetic algorithm over designs, fitness = TTT at user equilibrium",
-          default_time_limit=60.0, strength=30, prepare=prepare_equilibrium)
 def ndp_ga(instance, time_limit: float, seed: int = 0, population: int = 16, elite: int = 2,
            mutation: float | None = None):
     """``evolve`` with the true UE as fitness until the time limit; identical designs are scored once."""

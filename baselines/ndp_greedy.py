@@ -7,12 +7,8 @@ import time
 import numpy as np
 
 from ncosolve.baselines.ndp_exact import DesignScorer
-from ncosolve.problems.network import prepare_equilibrium
-from ncosolve.registry import register
 
 
-@register("ndp-greedy", ("ndp",), "greedy: add the affordable candidate saving most travel time per unit cost",
-          default_time_limit=60.0, strength=10, prepare=prepare_equilibrium)
 def ndp_greedy(instance, time_limit: float, seed: int = 0, per_cost: bool = True):
     """Grow a design one candidate at a time by the best marginal saving (per unit cost if ``per_cost``),
     scoring every affordable addition at UE; stops when no addition saves time, or at the time limit.

@@ -22,11 +22,11 @@ import time
 from itertools import product
 
 import numpy as np
+from ortools.linear_solver import pywraplp
 
 from ncosolve.baselines.ndp_exact import DesignScorer
 from ncosolve.errors import NcoError
-from ncosolve.problems.network import bpr_times, prepare_equilibrium
-from ncosolve.registry import register
+from ncosolve.problems.network import bpr_times
 
 TANGENT_RATIOS = np.linspace(0.0, 3.0, 16)  # initial tangent points, as flow / capacity
 
@@ -42,7 +42,6 @@ class SORelaxation:
     """The SO-relaxation MIP of an ``NDPInstance`` in pywraplp (SCIP)."""
 
     def __init__(self, instance):
-        from ortools.linear_solver import pywraplp
 
         self.instance = instance
         net = instance.network
@@ -123,7 +122,6 @@ class SORelaxation:
 
     def solve(self, seconds: float) -> tuple[str, float, np.ndarray | None]:
         """(status, lower bound, design) of the MIP within ``seconds``; design None when none was found."""
-        from ortools.linear_solver import pywraplp
 
         self.solver.SetTimeLimit(max(1, int(1000 * seconds)))
         status = self.solver.Solve()
@@ -145,8 +143,6 @@ class SORelaxation:
                 self.add_tangents(a, cap, x, z, [flow])
 
 
-@register("ndp-sorb", ("ndp",), "system-optimum relaxation branch and bound (OR-Tools SCIP MIP bound, designs "
-          "checked at user equilibrium)", default_time_limit=300.0, strength=15, prepare=prepare_equilibrium)
 def ndp_sorb(instance, time_limit: float, seed: int = 0, rel_tol: float = 1e-4):
     """Best design at true UE found by the SORB loop within ``time_limit``; optimal (``info["complete"]``) once
     the SO bound is within ``rel_tol`` of it.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ncosolve.baselines.scaling import MAX_INT64_VALUE, integer_loads, integer_scale, scaled_times, to_int
-from ncosolve.registry import register
 
 
 def fleet_bound(demands: np.ndarray, capacity: int) -> int:
@@ -29,7 +29,6 @@ def fleet_bound(demands: np.ndarray, capacity: int) -> int:
 
 def _build_model(instance, dist: np.ndarray, vehicles: int, scale: float):
     """The OR-Tools index manager and routing model with arc costs, capacity and time dimensions."""
-    from ortools.constraint_solver import pywrapcp
 
     manager = pywrapcp.RoutingIndexManager(instance.n, vehicles, 0)
     routing = pywrapcp.RoutingModel(manager)
@@ -66,9 +65,6 @@ def _read_routes(manager, routing, assignment, vehicles: int) -> list[list[int]]
     return routes
 
 
-@register("ortools", ("tsp", "cvrp", "cvrptw"),
-          "OR-Tools routing: path-cheapest-arc start, then guided local search until the time limit",
-          default_time_limit=10.0, strength=20)
 def ortools_solve(instance, time_limit: float, seed: int = 0):
     """Solve with OR-Tools routing within ``time_limit`` seconds; the objective is total distance.
 
@@ -78,7 +74,6 @@ def ortools_solve(instance, time_limit: float, seed: int = 0):
     depot no earlier than its ready time and return by its due time). OR-Tools' search is deterministic,
     so ``seed`` is not used (recorded as ``uses_seed: False``).
     """
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     start = time.perf_counter()
     n = instance.n

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from pyvrp import (ActivityType, Client, Depot, Location, PenaltyManager, ProblemData, RandomNumberGenerator, Solution,
+                   SolveParams, VehicleType)
+from pyvrp.IteratedLocalSearch import IteratedLocalSearch
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 
 from ncosolve.baselines.scaling import integer_loads, integer_scale, scaled_times, to_int
-from ncosolve.registry import register
 
 # Scaled distances and times never exceed this many units, exact scaling included. PyVRP's penalty for a
 # unit of excess load is capped (PenaltyParams.max_penalty = 1e5), so with longer edges an overloaded route
@@ -26,7 +29,6 @@ def build_problem_data(instance, scale: float):
     ``scaled_times``, rounded so that PyVRP-feasible schedules are feasible. The fleet is
     ``num_vehicles``, or one vehicle per customer for an unlimited fleet.
     """
-    from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 
     n = instance.n
     dist = to_int(instance.distance_matrix(), scale)
@@ -50,7 +52,6 @@ def build_problem_data(instance, scale: float):
 
 def routes_from_solution(solution) -> list[list[int]]:
     """Our routes (customer indices, depot implied) from a PyVRP solution built by ``build_problem_data``."""
-    from pyvrp import ActivityType
 
     return [[a.idx + 1 for a in route if a.type == ActivityType.CLIENT] for route in solution.routes()]
 
@@ -78,7 +79,6 @@ class _DeadlineSearch:
 def _initial_solution(instance, data, search: _DeadlineSearch, rng, cost_evaluator):
     """PyVRP's own start (a random solution improved by an exhaustive search) when that fits the time left,
     else our nearest-neighbour routes (a fraction of a second at n = 1000)."""
-    from pyvrp import Solution
     from ncosolve.baselines.constructive import nearest_neighbor_routes
 
     if time.perf_counter() + search.longest < search.deadline:
@@ -89,9 +89,6 @@ def _initial_solution(instance, data, search: _DeadlineSearch, rng, cost_evaluat
     return Solution(data, [[c - 1 for c in route] for route in routes])
 
 
-@register("pyvrp", ("cvrp", "cvrptw"),
-          "PyVRP iterated local search (state of the art for CVRP/VRPTW) until the time limit",
-          requires=("pyvrp",), extra="pyvrp", default_time_limit=10.0, strength=30)
 def pyvrp_solve(instance, time_limit: float, seed: int = 0):
     """Solve with PyVRP's iterated local search within ``time_limit`` seconds, seeded; the objective is total
     distance.
@@ -101,9 +98,6 @@ def pyvrp_solve(instance, time_limit: float, seed: int = 0):
     is assumed to take 1 ms per client. Returns the best feasible solution found, or None (with
     ``info["status"]``) when PyVRP found none.
     """
-    from pyvrp import PenaltyManager, RandomNumberGenerator, SolveParams
-    from pyvrp.IteratedLocalSearch import IteratedLocalSearch
-    from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 
     start = time.perf_counter()
     deadline = start + time_limit

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ncosolve.errors import InvalidInstance
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong, goal_streams
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong, goal_streams
 from ncosolve.problems.mapf import (MOVES, MAPFInstance, MAPFLifelongInstance, evaluate_mapf_lifelong,
                                     mapf_metrics)
 

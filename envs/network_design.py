@@ -32,7 +32,7 @@ class NetworkDesignEnv(gym.Env):
 
     def __init__(self, instance: NDPInstance | None = None):
         if instance is None:
-            from ncosolve.ndp_generators import dndp_instance, grid_city
+            from ncosolve.problems.network_generators import dndp_instance, grid_city
 
             instance = dndp_instance(grid_city(3, 3, seed=0)[0], num_candidates=6, seed=0)
         self.instance = instance

@@ -25,9 +25,8 @@ from gymnasium import spaces
 from ncosolve.envs.tsp import RoutingEnv
 from ncosolve.errors import InvalidInstance
 from ncosolve.problems import evaluate
+from ncosolve.problems.vrp import LOAD_TOL, TIME_TOL
 
-_LOAD_EPS = 1e-9  # evaluate's tolerance on a route's load
-_TIME_EPS = 1e-6  # evaluate's tolerance on a service start or a return to the depot
 
 
 class CVRPEnv(RoutingEnv):
@@ -77,7 +76,7 @@ class CVRPEnv(RoutingEnv):
 
     def _customers_allowed(self) -> np.ndarray:
         """Bool (n,): unserved customers that fit the remaining capacity (index 0 is False)."""
-        ok = (self.served == 0) & (self.load + self.instance.demands <= self.instance.capacity + _LOAD_EPS)
+        ok = (self.served == 0) & (self.load + self.instance.demands <= self.instance.capacity + LOAD_TOL)
         ok[0] = False
         return ok
 
@@ -95,7 +94,7 @@ class CVRPEnv(RoutingEnv):
             return "the vehicle is at the depot already (a route must serve a customer)"
         if self.served[node]:
             return f"customer {node} is already served"
-        if self.load + self.instance.demands[node] > self.instance.capacity + _LOAD_EPS:
+        if self.load + self.instance.demands[node] > self.instance.capacity + LOAD_TOL:
             return (f"customer {node} demands {self.instance.demands[node]:g} but the vehicle has "
                     f"{self.instance.capacity - self.load:g} left")
         return f"customer {node} cannot be reached within its time window and still return to the depot in time"
@@ -174,7 +173,7 @@ class CVRPTWEnv(CVRPEnv):
         tw = inst.time_windows
         start = np.maximum(self.time + inst.distance(self._current(), np.arange(self.num_nodes)), tw[:, 0])
         back = start + inst.service_times + self._to_depot
-        in_time = (start <= tw[:, 1] + _TIME_EPS) & (back <= tw[0, 1] + _TIME_EPS)
+        in_time = (start <= tw[:, 1] + TIME_TOL) & (back <= tw[0, 1] + TIME_TOL)
         return super()._customers_allowed() & in_time
 
     def _obs(self) -> dict:

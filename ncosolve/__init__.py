@@ -1,7 +1,8 @@
 """ncosolve: learned and classical combinatorial-optimisation solvers behind one ``solve()``.
 
 ``import ncosolve`` is the whole API: instances, ``generate``, readers, ``evaluate``, ``solve``,
-``methods``, shipped benchmarks, and the Gymnasium environments (registered on import).
+``methods``, shipped benchmarks, and the Gymnasium environments (registered on import). It imports no solver:
+methods and suites are catalogue specs (``ncosolve.specs``) whose code is imported on first use.
 """
 
 from __future__ import annotations
@@ -19,21 +20,12 @@ from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance
 from ncosolve.problems.network import NDPInstance, Network
 from ncosolve.generators import generate
 from ncosolve.io import read_instance, read_solution, write_instance, write_solution
-from ncosolve import registry as _registry
-from ncosolve.registry import methods, register
+from ncosolve.catalog import MethodSpec, SuiteSpec, methods, register, register_suite
 from ncosolve.result import Result
-from ncosolve.solve import solve
+from ncosolve.solve import prepare, solve
+from ncosolve.runner import solve_many
 from ncosolve.benchmarks import best_known, load_benchmark
-import ncosolve.search  # noqa: E402,F401  (registers mcts methods and the large TSP suites)
-import ncosolve.suites_generated  # noqa: E402,F401  (registers the generated Kool-style suites)
-
-import ncosolve.baselines  # noqa: E402,F401  (registers the classical methods)
 import ncosolve.envs  # noqa: E402,F401  (registers the Gymnasium environments)
-# the learned methods import torch: registered on the first method lookup (ncosolve.registry.defer)
-for _module in ("ncosolve.policies.methods", "ncosolve.policies.rl4co_pomo", "ncosolve.policies.ndp_rl",
-                "ncosolve.policies.ndp_surrogate", "ncosolve.policies.mapf_methods"):
-    _registry.defer(_module)
-del _module
 
 
 def __getattr__(name: str):
@@ -48,8 +40,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "CVRPInstance", "CVRPTWInstance", "InfeasibleSolution", "InvalidInstance", "MAPFInstance",
-    "MAPFLifelongInstance", "MissingDependency", "NDPInstance", "NcoError", "Network", "Result",
-    "TSPInstance", "UnknownMethod", "best_known", "equilibrium", "equilibrium_batch", "evaluate", "generate",
-    "load_benchmark", "methods", "read_instance", "read_solution", "register", "solve", "write_instance",
-    "write_solution", "__version__",
+    "MAPFLifelongInstance", "MethodSpec", "MissingDependency", "NDPInstance", "NcoError", "Network", "Result",
+    "SuiteSpec", "TSPInstance", "UnknownMethod", "best_known", "equilibrium", "equilibrium_batch", "evaluate",
+    "generate", "load_benchmark", "methods", "prepare", "read_instance", "read_solution", "register",
+    "register_suite", "solve", "solve_many", "write_instance", "write_solution", "__version__",
 ]

@@ -24,12 +24,12 @@ from rich.table import Table
 
 import ncosolve
 from ncosolve import leaderboard as lb
-from ncosolve.benchmarks import best_known, get_suite, instance_size, load_benchmark, suites
+from ncosolve.benchmarks import best_known, get_suite, instance_size, load_benchmark, reference_text, suites
 from ncosolve.errors import InfeasibleSolution, MissingDependency, NcoError
 from ncosolve.io import read_instance, read_solution, write_solution
 from ncosolve.io.writers import FILE_SOLUTIONS
 from ncosolve.problems import evaluate
-from ncosolve.registry import methods as registered_methods
+from ncosolve.catalog import methods as registered_methods
 from ncosolve.store import ResultStore
 
 app = typer.Typer(
@@ -173,9 +173,10 @@ def solve(
         check_plottable(inst, plot)  # fail before solving, not after
     with _stdout_to_stderr():
         result = ncosolve.solve(inst, method=method, time_limit=time_limit, seed=seed, **options)
-    best = best_known(inst)
+    suite = _suite_of(instance)
+    best = best_known(inst, suite=suite)
     doc = {"instance": inst.name, "problem": inst.problem, **result.to_dict(), "best_known": best,
-           "gap": lb.gap(result.cost, best, _maximised(instance))}
+           "gap": lb.gap(result.cost, best, suite is not None and get_suite(suite).maximise)}
     if as_json:
         typer.echo(json.dumps(doc))
     else:
@@ -203,11 +204,11 @@ def solve(
         raise typer.Exit(1)
 
 
-def _maximised(spec: str) -> bool:
-    """Whether the objective of ``BENCHMARK:NAME`` is maximised (a file's instance: minimised)."""
+def _suite_of(spec: str) -> str | None:
+    """The suite of ``BENCHMARK:NAME`` (None for a file: its reference is then found by name and data)."""
     if Path(spec).exists() or ":" not in spec:
-        return False
-    return get_suite(spec.partition(":")[0]).maximise
+        return None
+    return spec.partition(":")[0]
 
 
 @app.command("methods")
@@ -250,9 +251,9 @@ def benchmarks() -> None:
         sizes = [instance_size(i) for i in instances]
         low, high = min(sizes, default=(0, "")), max(sizes, default=(0, ""))
         size = "-" if not sizes else f"{low[0]}{'' if low == high else f'-{high[0]}'} {low[1]}"
-        known = sum(best_known(i) is not None for i in instances)
+        known = sum(best_known(i, suite=s.name) is not None for i in instances)
         table.add_row(s.name, problem, str(len(instances)), size, f"{known}/{len(instances)}", s.description,
-                      s.reference)
+                      reference_text(s))
     _out().print(table)
 
 
@@ -298,48 +299,51 @@ def leaderboard(
     if jobs < 1:
         raise NcoError(f"--jobs must be at least 1, got {jobs}")
     folder = results if results is not None else Path("results") / f"leaderboard-{suite}"
-    lb.check_time_limit(time_limit)
-    planned = lb.plan(suite, names)
     store = ResultStore(folder)
-    already, todo = lb.pending_jobs(store, suite, planned, time_limit, seed)
+    planned, already = lb.pending(store, suite, names, time_limit, seed)
     if already:
-        typer.echo(f"{already} of {len(planned)} jobs already in {folder}: running the other {len(todo)}", err=True)
-    if todo:
-        store.add_run({"suite": suite, "methods": sorted({name for _, name in planned}), "time_limit": time_limit,
-                       "seed": seed, "workers": jobs, "ray": ray, "planned": len(planned), "to_run": len(todo),
+        typer.echo(f"{already} of {planned} jobs already in {folder}: running the other {planned - already}", err=True)
+    preload = tuple(_STATE["plugins"])
+    if ray is not None:
+        from ncosolve.runner import RayRunner
+
+        runner = RayRunner(ray, preload=preload)
+    else:
+        from ncosolve.runner import LocalRunner
+
+        runner = LocalRunner(jobs, preload=preload)
+    if planned > already:
+        env = lb.environment()
+        store.add_run({"suite": suite, "methods": names, "time_limit": time_limit, "seed": seed, "workers": jobs,
+                       "ray": ray, "planned": planned, "to_run": planned - already,
                        "kill_after_s": lb.kill_after(time_limit), "command": ["ncosolve", *sys.argv[1:]],
-                       "started": lb.environment()["date"], "environment": lb.environment()})
+                       "started": env["date"], "environment": env})
     with _progress() as progress, _stdout_to_stderr():
-        task = progress.add_task(suite, total=len(todo))
+        task = progress.add_task(suite, total=planned - already)
 
         def advance(row: dict, done: int, total: int) -> None:
-            status = _fmt(row["cost"]) if row["feasible"] else "infeasible"
+            status = _fmt(row["cost"]) if lb.counts(row) else "no: " + _short(row["reason"], 40)
             progress.update(task, completed=done, total=total,
                             description=f"{suite}: {row['instance']} {row['method']} {status}")
 
-        if ray is not None:
-            from ncosolve.ray_runner import run_jobs_ray
-
-            run_jobs_ray(ray, suite, todo, time_limit=time_limit, seed=seed, on_row=advance, store=store,
-                         preload=tuple(_STATE["plugins"]))
-        else:
-            lb.run_jobs(suite, todo, time_limit=time_limit, seed=seed, on_row=advance, workers=jobs, store=store,
-                        preload=tuple(_STATE["plugins"]))
-    rows = lb.stored_rows(store, suite, planned, time_limit, seed)
+        rows = lb.run_leaderboard(suite, names, time_limit, seed, advance, runner=runner, store=store)
     lb.write_csv(rows, folder / "leaderboard.csv")
     lb.write_json(rows, folder / "leaderboard.json", suite=suite, time_limit=time_limit, seed=seed, workers=jobs)
     out = _out()
     if len(rows) <= MAX_JOB_LINES:
-        table = _table("instance", "method", "cost", "best", "gap %", "time s", "feasible",
+        table = _table("instance", "method", "cost", "best", "gap %", "time s", "prepare s", "counts",
                        title=f"{suite}, {time_limit:g} s")
         for r in rows:
-            feasible = "yes" if r["feasible"] else "no: " + _short(r["reason"])
+            verdict = "yes" if lb.counts(r) else "no: " + _short(r["reason"])
             table.add_row(r["instance"], r["method"], _fmt(r["cost"]), _fmt(r["best"]), _fmt(r["gap"], ".2f"),
-                          f"{r['runtime_s']:.2f}", feasible)
+                          _fmt(r["runtime_s"], ".2f"), _fmt(r.get("prepare_s"), ".2f"), verdict)
         out.print(table)
-    out.print(_summary_table(rows, "summary"))
-    feasible = sum(r["feasible"] for r in rows)
-    out.print(f"{len(rows)} runs, {feasible} feasible; wrote {folder / 'leaderboard.csv'} and "
+    from ncosolve import report
+
+    for board in report.boards(rows):
+        out.print(_summary_table(board["rows"], report.board_title(board)))
+    counted = sum(lb.counts(r) for r in rows)
+    out.print(f"{len(rows)} runs, {counted} feasible within budget; wrote {folder / 'leaderboard.csv'} and "
               f"{folder / 'leaderboard.json'}", soft_wrap=True)
 
 
@@ -347,13 +351,14 @@ MAX_JOB_LINES = 60  # beyond this many jobs the terminal shows the summary only 
 
 
 def _summary_table(rows: list[dict], title: str) -> Table:
-    """Per method: runs, mean cost, mean gap, mean time, feasible %, timeouts, wins."""
-    table = _table("method", "runs", "mean cost", "mean gap %", "mean time s", "feasible %", "timeouts", "wins",
-                   title=title)
-    for s in lb.summarise(rows):
+    """Per method (rows of one problem): runs, mean cost, gap, time, preparation, feasible %, over budget,
+    killed, wins."""
+    table = _table("method", "runs", "mean cost", "mean gap %", "mean time s", "prepare s", "feasible %",
+                   "over budget", "killed", "wins", title=title)
+    for s in sorted(lb.summarise(rows), key=lambda s: s["method"]):
         table.add_row(s["method"], str(s["runs"]), _fmt(s["mean_cost"], ".6g"), _fmt(s["mean_gap"], ".2f"),
-                      _fmt(s["mean_runtime_s"], ".2f"), f"{s['feasible_pct']:.0f}", str(s["timeouts"]),
-                      str(s["wins"]))
+                      _fmt(s["mean_runtime_s"], ".2f"), _fmt(s["mean_prepare_s"], ".2f"), f"{s['feasible_pct']:.0f}",
+                      str(s["over_budget"]), str(s["killed"]), str(s["wins"]))
     return table
 
 

@@ -89,3 +89,25 @@ def _with_time_windows(rng, coords, demands, capacity, name) -> CVRPTWInstance:
     service[0] = 0.0
     return CVRPTWInstance(coords=coords, demands=demands, capacity=capacity, time_windows=tw,
                           service_times=service, name=name)
+
+
+def shrink(instance, k: int = 6):
+    """A copy of a routing instance cut to its first ``k`` nodes (depot first), same kind and edge-weight type:
+    what a method's ``prepare`` solves to compile its kernels for exactly the types the real instance will use."""
+    import dataclasses
+
+    n = instance.n
+    if n <= k:
+        return instance
+    cut = {}
+    for f in dataclasses.fields(instance):
+        value = getattr(instance, f.name)
+        if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
+            index = tuple(slice(0, k) if size == n else slice(None) for size in value.shape)
+            cut[f.name] = value[index]
+    return dataclasses.replace(instance, name=f"{instance.name}-first{k}", **cut)
+
+
+def kind(instance) -> tuple:
+    """What decides which compiled kernels an instance needs: problem, planar or matrix, edge-weight type."""
+    return instance.problem, instance.coords is not None, instance.edge_weight_type

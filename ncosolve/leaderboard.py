@@ -1,59 +1,50 @@
 """The leaderboard: every method on every instance of a suite under one budget, checked by ``evaluate()``.
 
 ``run_leaderboard`` returns one row dict per (instance, method) job with at least the keys of ``ROW_KEYS``;
-``summarise`` turns rows into one dict per method; ``write_csv`` / ``write_json`` store them. A method that
-raises, returns no or an infeasible solution, or overruns its budget is recorded with ``feasible=False`` and
-the reason, never dropped, so a method cannot look better by failing.
+``summarise`` turns rows into one dict per (suite, budget, problem, method) — no mean ever mixes problem
+kinds —; ``write_csv`` / ``write_json`` store them. A row keeps two verdicts apart: ``feasible`` (the method
+returned a solution that ``evaluate`` accepts) and ``within_budget`` (it answered within ``allowed_runtime``).
+Only a row with both *counts* (``counts(row)``) towards mean cost, gap and wins; one that raises, returns no or
+an infeasible solution, overruns or is killed is recorded with the reason, never dropped, so a method cannot
+look better by failing.
 
 A row's ``maximise`` says which way its suite's objective goes (lifelong MAPF throughput is maximised): the
 gap is always positive for a result worse than the reference, and a win is the highest value there.
 
-Every job runs in a worker process (``workers`` of them at once), so a crash, a hang or a method's
-threads cannot touch the harness or the other jobs: a worker still busy ``kill_after(T)`` seconds after it
-got a job is killed with its whole process group and the job recorded as timed out. With a
-``ResultStore`` each finished row is appended to it at once, and jobs already stored are skipped.
+Data flows one way: ``run_leaderboard`` plans the jobs, skips those already in the ``ResultStore``, hands the
+rest to a runner (``ncosolve.runner``: local worker processes or Ray), turns each outcome into a row and
+appends it to the store as it finishes. Each worker prepares a method before its first timed job
+(``prepare_s`` on the row); the kill deadline never covers preparation.
 """
 
 from __future__ import annotations
 
-import collections
 import csv
 import datetime
-import importlib
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
-import signal
 import sys
-import time
 from importlib import metadata
-from multiprocessing.connection import wait as wait_ready
 from pathlib import Path
 from typing import Callable, Iterable
 
 from ncosolve.benchmarks import best_known, load_benchmark, maximises
-from ncosolve.errors import NcoError, UnknownMethod
-from ncosolve.registry import Method, get_method, methods as registered_methods
-from ncosolve.solve import solve
+from ncosolve.catalog import MethodSpec, get_method, methods as catalog_methods
+from ncosolve.errors import UnknownMethod
+from ncosolve.runner import Job, LocalRunner, Outcome, allowed_runtime, kill_after
+from ncosolve.solve import check_time_limit
 from ncosolve.store import ResultStore, job_key
-import ncosolve.suites_generated  # noqa: F401  (registers the generated suites)
+
+__all__ = ["ROW_KEYS", "SUMMARY_KEYS", "allowed_runtime", "check_time_limit", "counts", "gap", "kill_after",
+           "plan", "row_of", "run_leaderboard", "select_methods", "summarise", "write_csv", "write_json"]
 
 ROW_KEYS = ("suite", "instance", "problem", "method", "time_limit", "seed", "cost", "best", "gap", "runtime_s",
-            "feasible", "timed_out", "reason", "maximise")
-SUMMARY_KEYS = ("method", "runs", "feasible_runs", "feasible_pct", "mean_cost", "mean_gap", "mean_runtime_s",
-                "timeouts", "wins")
-
-
-def allowed_runtime(time_limit: float) -> float:
-    """The most a method may run under ``time_limit`` seconds: 10 % over plus 0.5 s (the method contract)."""
-    return 1.1 * time_limit + 0.5
-
-
-def kill_after(time_limit: float) -> float:
-    """When a worker still busy with a job is killed: well past ``allowed_runtime``, so only a hung method is."""
-    return 2.0 * allowed_runtime(time_limit) + 5.0
+            "prepare_s", "feasible", "within_budget", "reason", "maximise")
+SUMMARY_KEYS = ("suite", "time_limit", "problem", "method", "runs", "feasible_runs", "feasible_pct",
+                "counted_runs", "mean_cost", "mean_gap", "mean_runtime_s", "mean_prepare_s", "over_budget",
+                "killed", "wins")
 
 
 def gap(cost: float | None, best: float | None, maximise: bool = False) -> float | None:
@@ -64,12 +55,22 @@ def gap(cost: float | None, best: float | None, maximise: bool = False) -> float
     return 100.0 * ((best - cost) if maximise else (cost - best)) / abs(best)
 
 
-def select_methods(instances: list, names: Iterable[str] | None = None) -> list[Method]:
+def within_budget(row: dict) -> bool:
+    """Whether a row's method answered within its budget rule (rows stored before the field: not timed out)."""
+    return bool(row.get("within_budget", not row.get("timed_out", False)))
+
+
+def counts(row: dict) -> bool:
+    """Whether a row counts towards means and wins: a feasible solution, within the budget."""
+    return bool(row["feasible"]) and within_budget(row)
+
+
+def select_methods(instances: list, names: Iterable[str] | None = None) -> list[MethodSpec]:
     """The methods to run: ``names`` (each must exist, be installed and solve some instance), else every
     installed method that solves at least one of the instances' problems."""
     problems = {inst.problem for inst in instances}
     if names is None:
-        found = [m for m in registered_methods(available_only=True) if problems & set(m.problems)]
+        found = [m for m in catalog_methods(available_only=True) if problems & set(m.problems)]
         if not found:
             raise UnknownMethod(f"no installed method solves {', '.join(sorted(problems))}")
         return found
@@ -84,221 +85,55 @@ def select_methods(instances: list, names: Iterable[str] | None = None) -> list[
     return chosen
 
 
-def _over_budget(runtime_s: float, time_limit: float) -> str:
-    return (f"over budget: ran {runtime_s:.2f} s, {allowed_runtime(time_limit):.2f} s allowed "
-            f"for a {time_limit:g} s limit")
-
-
-def new_row(suite: str, instance, method: str, time_limit: float, seed: int) -> dict:
-    """The row of a job before it runs: nothing found yet, reference value and objective sense filled in."""
-    return {"suite": suite, "instance": instance.name, "problem": instance.problem, "method": method,
-            "time_limit": time_limit, "seed": seed, "cost": None, "best": best_known(instance), "gap": None,
-            "runtime_s": None, "feasible": False, "timed_out": False, "reason": "", "maximise": maximises(suite),
-            "solution": None}
-
-
-def run_one(suite: str, instance, method: str, time_limit: float, seed: int) -> dict:
-    """One job, in this process: solve, then record cost, gap, the solution, and why it does not count."""
-    row = new_row(suite, instance, method, time_limit, seed)
-    start = time.perf_counter()
-    try:
-        result = solve(instance, method=method, time_limit=time_limit, seed=seed)
-    except Exception as exc:  # a crashing method is a result of the benchmark, not a crash of the harness
-        row["runtime_s"] = time.perf_counter() - start
-        row["timed_out"] = row["runtime_s"] > allowed_runtime(time_limit)
-        row["reason"] = f"raised {type(exc).__name__}: {exc}"
-        return row
-    row["runtime_s"] = result.runtime_s
-    row["timed_out"] = result.runtime_s > allowed_runtime(time_limit)
-    row["solution"] = result.to_dict()["solution"]
-    if not result.feasible:
-        row["reason"] = result.info.get("infeasible_reason", "no feasible solution")
-        return row
-    row["cost"], row["gap"] = result.cost, gap(result.cost, row["best"], row["maximise"])
-    if row["timed_out"]:
-        row["reason"] = _over_budget(result.runtime_s, time_limit)
-        return row
-    row["feasible"] = True
-    return row
-
-
-def check_time_limit(time_limit: float) -> None:
-    """Raise NcoError unless ``time_limit`` is a positive, finite number of seconds."""
-    try:
-        ok = math.isfinite(time_limit) and time_limit > 0
-    except TypeError:
-        ok = False
-    if not ok:
-        raise NcoError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-
-
-def plan(suite: str, methods: Iterable[str] | None = None) -> list[tuple]:
-    """The (instance, method name) jobs of a leaderboard run: each instance with each selected method that
-    solves its problem. Raises NcoError for an unknown suite or an unknown / uninstalled method."""
+def plan(suite: str, methods: Iterable[str] | None = None, time_limit: float = 2.0, seed: int = 0) -> list[Job]:
+    """The jobs of a leaderboard run: each instance with each selected method that solves its problem.
+    Raises NcoError for an unknown suite, an unknown / uninstalled method or a bad time limit."""
+    check_time_limit(time_limit)
     instances = load_benchmark(suite)
     chosen = select_methods(instances, methods)
-    return [(inst, m.name) for inst in instances for m in chosen if inst.problem in m.problems]
+    return [Job(inst, m.name, float(time_limit), int(seed), suite=suite, spec=m)
+            for inst in instances for m in chosen if inst.problem in m.problems]
 
 
-def _limit_threads(threads: int) -> None:
-    """Give a worker's numeric libraries ``threads`` threads, so parallel jobs do not steal each other's cores."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+def _key(job: Job) -> tuple:
+    return job.suite, job.instance.name, job.method, float(job.time_limit), int(job.seed)
 
 
-def _worker_main(conn, threads: int, preload: tuple[str, ...], driver: int) -> None:
-    """A worker process: run the jobs sent on ``conn`` one at a time and send back their rows; return when the
-    driver (pid ``driver``) is gone. Forked workers hold copies of the driver's pipe ends, so its death need not
-    close their pipes: they also look for it."""
-    os.setpgrp()  # its own process group: a kill also takes the solvers' child processes (LKH, ...)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when workers stop
-    for name in preload:
-        importlib.import_module(name)
-    _limit_threads(threads)
-    while True:
-        try:
-            if not conn.poll(1.0):
-                if os.getppid() != driver:  # killed (even kill -9): this worker was left behind
-                    return
-                continue
-            job = conn.recv()
-        except (EOFError, OSError):  # the driver is gone
-            return
-        if job is None:
-            return
-        row = run_one(*job)
-        try:
-            conn.send(row)
-        except (BrokenPipeError, OSError):
-            return
-
-
-class _Worker:
-    """One worker process and the job it is on (job tuple, start time), if any."""
-
-    def __init__(self, ctx, threads: int, preload: tuple[str, ...]):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads, preload, os.getpid()), daemon=True)
-        self.proc.start()
-        child.close()  # so the driver sees EOF when the worker dies
-        self.job, self.index, self.started = None, -1, 0.0
-
-    def give(self, index: int, job: tuple) -> None:
-        self.job, self.index, self.started = job, index, time.perf_counter()
-        self.conn.send(job)
-
-    def kill(self) -> None:
-        """Kill the worker and everything it started."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):  # not yet in its own group, or already gone
-            self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
-
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
-        self.proc.join(2)
-        if self.proc.is_alive():
-            self.kill()
-
-
-def _lost_row(job: tuple, runtime_s: float, reason: str, timed_out: bool) -> dict:
-    """The row of a job whose worker was killed or died: no solution, recorded with the reason."""
-    row = new_row(*job)
-    row.update(runtime_s=runtime_s, timed_out=timed_out, reason=reason)
+def row_of(job: Job, outcome: Outcome) -> dict:
+    """A job's row: cost and gap of a feasible answer, the solution, both verdicts, and why it does not count."""
+    maximise = maximises(job.suite)
+    row = {"suite": job.suite, "instance": job.instance.name, "problem": job.instance.problem,
+           "method": job.method, "time_limit": job.time_limit, "seed": job.seed, "cost": None,
+           "best": best_known(job.instance, suite=job.suite), "gap": None, "runtime_s": outcome.runtime_s,
+           "prepare_s": round(outcome.prepare_s, 4), "feasible": False, "within_budget": False, "reason": "",
+           "maximise": maximise, "solution": None}
+    if outcome.host is not None:
+        row["host"] = outcome.host
+    result = outcome.result
+    if result is None:
+        row["reason"] = outcome.error or "no result"
+        if row["runtime_s"] is not None and not outcome.killed:
+            row["within_budget"] = row["runtime_s"] <= allowed_runtime(job.time_limit)
+        return row
+    row["runtime_s"] = result.runtime_s
+    row["within_budget"] = result.runtime_s <= allowed_runtime(job.time_limit)
+    row["solution"] = result.to_dict()["solution"]
+    reasons = []
+    if result.feasible:
+        row["feasible"] = True
+        row["cost"], row["gap"] = result.cost, gap(result.cost, row["best"], maximise)
+    else:
+        reasons.append(result.info.get("infeasible_reason", "no feasible solution"))
+    if not row["within_budget"]:
+        reasons.append(f"over budget: ran {result.runtime_s:.2f} s, {allowed_runtime(job.time_limit):.2f} s "
+                       f"allowed for a {job.time_limit:g} s limit")
+    row["reason"] = "; ".join(reasons)
     return row
-
-
-def _start_method() -> str:
-    """``fork`` where there is one (cheap, workers inherit registered methods), else ``spawn``."""
-    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-
-
-def run_jobs(suite: str, jobs: list[tuple], time_limit: float, seed: int = 0,
-             on_row: Callable[[dict, int, int], None] | None = None, *, workers: int = 1,
-             store: ResultStore | None = None, preload: Iterable[str] = (), kill_after_s: float | None = None,
-             threads: int | None = None) -> list[dict]:
-    """Run ``plan``'s jobs in ``workers`` worker processes; the rows in job order.
-
-    Parameters
-    ----------
-    suite, jobs, time_limit, seed : the suite name, its (instance, method) jobs, the budget and the seed.
-    on_row : called as ``on_row(row, jobs_done, jobs_total)`` after each job, in the order jobs finish.
-    workers : how many jobs run at once, each in its own process.
-    store : if given, each row is appended to it as soon as its job finishes.
-    preload : modules a worker imports first (plugins registering methods; needed where workers are spawned).
-    kill_after_s : kill a worker still busy this long after it got its job (default ``kill_after(T)``).
-    threads : threads per worker for numeric libraries (default: the CPU count divided by ``workers``).
-    """
-    check_time_limit(time_limit)
-    if workers < 1:
-        raise NcoError(f"jobs: need at least 1 worker, got {workers}")
-    limit = kill_after(time_limit) if kill_after_s is None else kill_after_s
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context(_start_method())
-    pending = collections.deque((i, (suite, inst, name, time_limit, seed)) for i, (inst, name) in enumerate(jobs))
-    rows: list[dict | None] = [None] * len(jobs)
-    done = 0
-
-    def finish(index: int, row: dict) -> None:
-        nonlocal done
-        rows[index] = row
-        done += 1
-        if store is not None:
-            store.append(row)
-        if on_row is not None:
-            on_row(row, done, len(jobs))
-
-    pool = [_Worker(ctx, threads, tuple(preload)) for _ in range(min(workers, len(jobs)))]
-    try:
-        while pending or any(w.job is not None for w in pool):
-            for w in pool:
-                if w.job is None and pending:
-                    w.give(*pending.popleft())
-            busy = [w for w in pool if w.job is not None]
-            now = time.perf_counter()
-            timeout = max(0.0, min(w.started + limit - now for w in busy))
-            ready = wait_ready([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=min(timeout, 1.0))
-            for k, w in enumerate(pool):
-                if w.job is None:
-                    continue
-                elapsed = time.perf_counter() - w.started
-                if w.conn in ready or w.proc.sentinel in ready:
-                    try:
-                        row = w.conn.recv()
-                    except (EOFError, OSError):
-                        w.proc.join(2)  # its pipe can close before it is reaped: wait for the exit code
-                        row = _lost_row(w.job, elapsed, f"worker died (exit code {w.proc.exitcode})",
-                                        elapsed > allowed_runtime(time_limit))
-                        w.kill()
-                        pool[k] = _Worker(ctx, threads, tuple(preload))
-                    w.job = None
-                    finish(w.index, row)
-                elif elapsed > limit:
-                    row = _lost_row(w.job, elapsed, f"killed: no answer after {elapsed:.1f} s "
-                                    f"({allowed_runtime(time_limit):.2f} s allowed)", True)
-                    w.kill()
-                    pool[k] = _Worker(ctx, threads, tuple(preload))
-                    w.job = None
-                    finish(w.index, row)
-    finally:
-        for w in pool:
-            if w.job is None:
-                w.stop()
-            else:
-                w.kill()
-    return rows
 
 
 def run_leaderboard(suite: str, methods: Iterable[str] | None = None, time_limit: float = 2.0, seed: int = 0,
-                    on_row: Callable[[dict, int, int], None] | None = None, *, workers: int = 1,
-                    store: ResultStore | None = None, preload: Iterable[str] = ()) -> list[dict]:
+                    on_row: Callable[[dict, int, int], None] | None = None, *, runner=None,
+                    store: ResultStore | None = None) -> list[dict]:
     """Solve every instance of ``suite`` with every selected method that supports its problem.
 
     Parameters
@@ -308,42 +143,46 @@ def run_leaderboard(suite: str, methods: Iterable[str] | None = None, time_limit
     time_limit : the same wall-clock budget in seconds for every (instance, method) job.
     seed : seed passed to every method.
     on_row : called after each job run now as ``on_row(row, jobs_done, jobs_total)`` (progress display).
-    workers : jobs run at once, each in its own worker process.
+    runner : ``ncosolve.runner.LocalRunner`` (default: one worker) or ``RayRunner``.
     store : a ``ResultStore``: jobs already in it are not run again, new rows are appended as they finish.
-    preload : modules each worker imports first (e.g. plugins that register methods).
 
     Returns
     -------
-    One row dict per job, in plan order, keys ``ROW_KEYS`` (+ ``solution``); ``cost`` and ``gap`` are None
-    unless the method returned a feasible solution, and ``feasible`` is False (with ``reason``) when the job
-    does not count.
+    One row dict per job, in plan order, keys ``ROW_KEYS`` (+ ``solution``).
 
     Raises
     ------
     NcoError for an unknown suite, an unknown / uninstalled method, or a bad time limit.
     """
-    jobs = plan(suite, methods)
-    if store is None:
-        return run_jobs(suite, jobs, time_limit, seed, on_row, workers=workers, preload=preload)
-    stored, todo = pending_jobs(store, suite, jobs, time_limit, seed)
-    run_jobs(suite, todo, time_limit, seed, on_row, workers=workers, store=store, preload=preload)
-    return stored_rows(store, suite, jobs, time_limit, seed)
+    jobs = plan(suite, methods, time_limit, seed)
+    done = store.done_keys(suite) if store is not None else set()
+    todo = [job for job in jobs if _key(job) not in done]
+    rows: dict[tuple, dict] = {}
+    finished = 0
+
+    def on_done(index: int, outcome: Outcome) -> None:
+        nonlocal finished
+        row = row_of(todo[index], outcome)
+        rows[_key(todo[index])] = row
+        finished += 1
+        if store is not None:
+            store.append(row)
+        if on_row is not None:
+            on_row(row, finished, len(todo))
+
+    if todo:
+        (runner or LocalRunner()).run(todo, on_done)
+    if store is not None:  # what a later run would read back, for every job of the plan
+        rows = {job_key(r): r for r in store.rows(suite)}
+    return [rows[_key(job)] for job in jobs if _key(job) in rows]
 
 
-def pending_jobs(store: ResultStore, suite: str, jobs: list[tuple], time_limit: float,
-                 seed: int) -> tuple[int, list[tuple]]:
-    """How many of ``jobs`` the store already holds, and the others (to run)."""
+def pending(store: ResultStore, suite: str, methods: Iterable[str] | None, time_limit: float,
+            seed: int) -> tuple[int, int]:
+    """(jobs planned, jobs the store already holds) of a run: what a re-run would skip."""
+    jobs = plan(suite, methods, time_limit, seed)
     done = store.done_keys(suite)
-    todo = [(inst, name) for inst, name in jobs
-            if (suite, inst.name, name, float(time_limit), int(seed)) not in done]
-    return len(jobs) - len(todo), todo
-
-
-def stored_rows(store: ResultStore, suite: str, jobs: list[tuple], time_limit: float, seed: int) -> list[dict]:
-    """The stored rows of ``jobs`` (at this budget and seed), in job order; jobs not stored are left out."""
-    by_key = {job_key(r): r for r in store.rows(suite)}
-    keys = [(suite, inst.name, name, float(time_limit), int(seed)) for inst, name in jobs]
-    return [by_key[k] for k in keys if k in by_key]
+    return len(jobs), sum(_key(job) in done for job in jobs)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -351,12 +190,13 @@ def _mean(values: list[float]) -> float | None:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Per method: runs, feasible runs and %, mean cost and gap (feasible runs), mean time, timeouts, wins.
+    """Per (suite, budget, problem, method): runs, feasible runs and %, counted runs, mean cost and gap and wins
+    (over counted runs), mean time and preparation, runs over budget, runs killed.
 
-    A win is an instance where the method's feasible cost is the best of all methods (ties all win): the
-    lowest, or the highest for rows whose ``maximise`` is set (rows stored without it are minimised). Mean
-    cost and gap are over each method's own feasible runs (with a reference, for the gap), so compare them
-    only beside ``feasible_pct``; failed runs' time counts in the mean time.
+    A win is an instance where the method's counted cost is the best of all methods (ties all win): the
+    lowest, or the highest for rows whose ``maximise`` is set. Means are over each method's own counted runs
+    (with a reference, for the gap), so compare them only beside ``feasible_pct``; failed runs' time counts in
+    the mean time.
     """
     def contest(r: dict) -> tuple:  # the rows that compete for one win: same instance, budget and seed
         return r["suite"], r["instance"], r["time_limit"], r["seed"]
@@ -366,21 +206,26 @@ def summarise(rows: list[dict]) -> list[dict]:
 
     best_score: dict[tuple, float] = {}
     for r in rows:
-        if r["feasible"]:
+        if counts(r):
             best_score[contest(r)] = min(best_score.get(contest(r), math.inf), score(r))
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["suite"], float(r["time_limit"]), r["problem"], r["method"]), []).append(r)
     out = []
-    for name in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == name]
-        ok = [r for r in mine if r["feasible"]]
+    for (suite, time_limit, problem, name), mine in groups.items():
+        ok = [r for r in mine if counts(r)]
         out.append({
-            "method": name,
+            "suite": suite, "time_limit": time_limit, "problem": problem, "method": name,
             "runs": len(mine),
-            "feasible_runs": len(ok),
-            "feasible_pct": 100.0 * len(ok) / len(mine),
+            "feasible_runs": sum(bool(r["feasible"]) for r in mine),
+            "feasible_pct": 100.0 * sum(bool(r["feasible"]) for r in mine) / len(mine),
+            "counted_runs": len(ok),
             "mean_cost": _mean([r["cost"] for r in ok]),
             "mean_gap": _mean([r["gap"] for r in ok if r["gap"] is not None]),
-            "mean_runtime_s": _mean([r["runtime_s"] for r in mine]),
-            "timeouts": sum(bool(r.get("timed_out")) for r in mine),
+            "mean_runtime_s": _mean([r["runtime_s"] for r in mine if r["runtime_s"] is not None]),
+            "mean_prepare_s": _mean([r.get("prepare_s") or 0.0 for r in mine]),
+            "over_budget": sum(not within_budget(r) for r in mine),
+            "killed": sum(str(r.get("reason", "")).startswith("killed") for r in mine),
             "wins": sum(score(r) <= best_score[contest(r)] for r in ok),
         })
     return out

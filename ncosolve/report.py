@@ -21,23 +21,26 @@ from matplotlib.figure import Figure
 
 from ncosolve.benchmarks import load_benchmark
 from ncosolve.errors import NcoError
-from ncosolve.leaderboard import SUMMARY_KEYS, environment, summarise
+from ncosolve.leaderboard import SUMMARY_KEYS, counts, environment, summarise
 
 # what each summary column is called in tables, and how its values are written
 COLUMNS = (("method", "method", "{}"), ("runs", "runs", "{}"), ("feasible_pct", "feasible %", "{:.0f}"),
            ("mean_cost", "mean cost", "{:.6g}"), ("mean_gap", "mean gap %", "{:.2f}"),
-           ("mean_runtime_s", "mean time s", "{:.2f}"), ("timeouts", "timeouts", "{}"), ("wins", "wins", "{}"))
+           ("mean_runtime_s", "mean time s", "{:.2f}"), ("mean_prepare_s", "prepare s", "{:.2f}"),
+           ("over_budget", "over budget", "{}"), ("killed", "killed", "{}"), ("wins", "wins", "{}"))
 
 
 def boards(rows: list[dict]) -> list[dict]:
-    """One board per (suite, time limit), in first-seen order: its rows, seeds and per-method summary."""
+    """One board per (suite, time limit, problem), in first-seen order: its rows, seeds and per-method summary.
+    A suite of mixed problems (``quick``) has a board per problem, so no mean mixes problem kinds."""
     grouped: dict[tuple, list[dict]] = {}
     for r in rows:
-        grouped.setdefault((r["suite"], float(r["time_limit"])), []).append(r)
-    return [{"suite": suite, "time_limit": t, "rows": mine, "seeds": sorted({r["seed"] for r in mine}),
-             "instances": len({r["instance"] for r in mine}), "maximise": any(r.get("maximise") for r in mine),
+        grouped.setdefault((r["suite"], float(r["time_limit"]), r["problem"]), []).append(r)
+    return [{"suite": suite, "time_limit": t, "problem": problem, "rows": mine,
+             "seeds": sorted({r["seed"] for r in mine}), "instances": len({r["instance"] for r in mine}),
+             "maximise": any(r.get("maximise") for r in mine),
              "summary": sorted(summarise(mine), key=lambda s: s["method"])}
-            for (suite, t), mine in grouped.items()]
+            for (suite, t, problem), mine in grouped.items()]
 
 
 def cell(value, spec: str = "{}") -> str:
@@ -48,9 +51,10 @@ def cell(value, spec: str = "{}") -> str:
 
 
 def board_title(board: dict) -> str:
-    """E.g. ``quick, 2 s per job, 8 instances, seed 0`` (and ``higher is better`` for a maximised objective)."""
+    """E.g. ``quick: tsp, 2 s per job, 3 instances, seed 0`` (and ``higher is better`` for a maximised objective)."""
     seeds = ", ".join(map(str, board["seeds"]))
-    return (f"{board['suite']}, {board['time_limit']:g} s per job, {board['instances']} instances, "
+    return (f"{board['suite']}: {board['problem']}, {board['time_limit']:g} s per job, {board['instances']} "
+            f"instance{'s' if board['instances'] != 1 else ''}, "
             f"seed{'s' if len(board['seeds']) > 1 else ''} {seeds}"
             + (", higher is better" if board["maximise"] else ""))
 
@@ -68,20 +72,20 @@ def to_markdown(rows: list[dict]) -> str:
 
 
 def write_summary_csv(rows: list[dict], path: str | os.PathLike) -> None:
-    """One CSV line per (board, method): suite, time limit, then ``SUMMARY_KEYS``."""
+    """One CSV line per (board, method), columns ``SUMMARY_KEYS`` (suite, time limit, problem, method, ...)."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(("suite", "time_limit") + SUMMARY_KEYS)
+        writer.writerow(SUMMARY_KEYS)
         for board in boards(rows):
             for s in board["summary"]:
-                writer.writerow([board["suite"], board["time_limit"]] + ["" if s[k] is None else s[k]
-                                                                          for k in SUMMARY_KEYS])
+                writer.writerow(["" if s[k] is None else s[k] for k in SUMMARY_KEYS])
 
 
 def write_report_json(rows: list[dict], path: str | os.PathLike, runs: list[dict] = ()) -> None:
     """The boards (summaries, no rows) with the run records and the environment writing the report."""
     doc = {"environment": environment(), "runs": list(runs),
-           "boards": [{k: b[k] for k in ("suite", "time_limit", "seeds", "instances", "maximise", "summary")}
+           "boards": [{k: b[k] for k in ("suite", "time_limit", "problem", "seeds", "instances", "maximise",
+                                         "summary")}
                       for b in boards(rows)]}
     Path(path).write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -100,7 +104,7 @@ def gap_time_plot(board: dict) -> str:
     use_gap = any(s["mean_gap"] is not None for s in board["summary"])
     key = "mean_gap" if use_gap else "mean_cost"
     for s in board["summary"]:
-        if s[key] is None:
+        if s[key] is None or s["mean_runtime_s"] is None:  # no answer to place (every run failed before timing)
             continue
         ax.scatter(s["mean_runtime_s"], s[key], s=40, zorder=2)
         ax.annotate(s["method"], (s["mean_runtime_s"], s[key]), textcoords="offset points", xytext=(5, 4),
@@ -198,7 +202,7 @@ def to_html(rows: list[dict], runs: list[dict] = ()) -> str:
              f"<style>{_STYLE}</style></head><body><h1>ncosolve leaderboard</h1>",
              f"<p class='meta'>{len(rows)} stored jobs; report written {html.escape(env['date'])} with ncosolve "
              f"{html.escape(str(env['versions']['ncosolve']))}. Every cost was re-checked by evaluate(); "
-             "infeasible, crashed and timed-out jobs count as runs without a feasible result.</p>"]
+             "infeasible, crashed, over-budget and killed jobs count as runs without a counted result.</p>"]
     for k, run in enumerate(runs):
         e = run.get("environment", {})
         parts.append(f"<p class='meta'>run {k + 1}: {html.escape(str(run.get('suite')))}, "
@@ -219,7 +223,7 @@ def to_html(rows: list[dict], runs: list[dict] = ()) -> str:
                       f"<figcaption>{html.escape(c)}</figcaption></figure>" for c, uri in pictures]
         per_job = [[r["instance"], r["method"], str(r["seed"]), cell(r["cost"], "{:.6g}"), cell(r["best"], "{:.6g}"),
                     cell(r["gap"], "{:.2f}"), cell(r["runtime_s"], "{:.2f}"),
-                    "yes" if r["feasible"] else "no: " + (r.get("reason") or "")] for r in board["rows"]]
+                    "yes" if counts(r) else "no: " + (r.get("reason") or "")] for r in board["rows"]]
         parts.append(f"<details><summary>all {len(per_job)} jobs</summary>")
         parts.append(_table_html(["instance", "method", "seed", "cost", "reference", "gap %", "time s", "feasible"],
                                  per_job, f"jobs-{b}"))

@@ -8,6 +8,7 @@ for an instance (same problem and variant, nearest training size).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 import pickle
 import zipfile
 from pathlib import Path
@@ -102,13 +103,18 @@ def load_policy(path, problem: str | None = None) -> tuple[AttentionPolicy, dict
     return load_weights(AttentionPolicy(cfg), state, path), meta
 
 
-def shipped_checkpoints() -> list[tuple[Path, PolicyConfig]]:
-    """Every checkpoint shipped with the package and its config."""
+@lru_cache(maxsize=1)
+def _shipped() -> tuple[tuple[Path, PolicyConfig], ...]:
     out = []
     for path in sorted(SHIPPED.glob("*.pt")):
         meta, _ = read_checkpoint(path)
         out.append((path, PolicyConfig(**meta["config"])))
-    return out
+    return tuple(out)
+
+
+def shipped_checkpoints() -> list[tuple[Path, PolicyConfig]]:
+    """Every checkpoint shipped with the package and its config (the files are read once per process)."""
+    return list(_shipped())
 
 
 def instance_variant(instance) -> str:

@@ -36,7 +36,8 @@ import ncosolve.errors
 from ncosolve.baselines.mapf_pibt import pibt_config
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
-from ncosolve.problems.mapf import MOVES, _bfs_many, neighbor_table
+from ncosolve.problems.mapf import MOVES, neighbor_table
+from ncosolve.problems.mapf_kernels import bfs_many
 
 FORMAT = "ncosolve-mapf-follower/1"
 SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "mapf"
@@ -255,7 +256,7 @@ class Follower:
             self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
         stale = goal != self._dist_goal
         if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
-            self._dist[stale] = _bfs_many(self.nbr, goal[stale].astype(np.int32))
+            self._dist[stale] = bfs_many(self.nbr, goal[stale].astype(np.int32))
             self._dist_goal[stale] = goal[stale]
         key = np.zeros((n, 5)) if probs is None else probs.astype(np.float64)
         key[np.arange(n), actions] = 2.0

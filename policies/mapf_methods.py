@@ -12,9 +12,8 @@ import torch
 
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.mapf_follower import SHIPPED, Follower, act, load_follower
-from ncosolve.policies.methods import _torch_threads
+from ncosolve.policies.torch_threads import torch_threads
 from ncosolve.problems.mapf import MAPFInstance, MAPFLifelongInstance
-from ncosolve.registry import register
 
 
 @lru_cache(maxsize=4)
@@ -65,10 +64,6 @@ def _prepare_kind(problem: str) -> None:
     solve_learned(tiny, time_limit=10.0, shield=True)
 
 
-@register("mapf-learned", ("mapf", "mapf-lifelong"), "Follower-style decentralized policy: per-agent planning on a "
-          "congestion-aware cost map, a shared PPO-trained network picks each move, a PIBT collision shield "
-          "(CS-PIBT) resolves conflicts; shipped checkpoint",
-          default_time_limit=10.0, strength=0, prepare=prepare_learned)
 def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint: str | None = None,
                   max_steps: int | None = None, greedy: bool = False, shield: bool | None = None,
                   threads: int = 1):
@@ -95,7 +90,7 @@ def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint:
     cfg = net.cfg if shield is None else replace(net.cfg, shield=bool(shield))
     info["shield"] = cfg.shield
     follower = Follower(core, cfg)
-    with _torch_threads(threads):
+    with torch_threads(threads):
         taken = _run(follower, net, steps, seed, greedy, start + 0.95 * time_limit, not lifelong)
     info["policy_steps"] = taken
     paths = np.stack(core.history, axis=1)

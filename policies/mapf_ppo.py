@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ncosolve.envs.mapf import MAPFCore
-from ncosolve.mapf_generators import generate_mapf_lifelong
+from ncosolve.problems.mapf_generators import generate_mapf_lifelong
 from ncosolve.policies.mapf_follower import Follower, FollowerConfig, FollowerNet, act
 from ncosolve.problems.mapf import evaluate_mapf_lifelong
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,11 +11,12 @@ import torch
 from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
 from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
 from ncosolve.errors import InfeasibleSolution
+from ncosolve.generators import shrink
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode_pool
+from ncosolve.policies.torch_threads import torch_threads
 from ncosolve.problems import evaluate
-from ncosolve.registry import register
 
 MAX_STARTS = 200  # multi-start from at most this many nodes, so large instances stay within the budget
 
@@ -33,17 +33,6 @@ def _policy(instance, checkpoint):
     policy, meta = _cached_policy(str(path.resolve()), instance.problem)
     cfg = meta["config"]
     return policy, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']} {cfg['variant']}"}
-
-
-@contextmanager
-def _torch_threads(threads: int):
-    """Run torch with ``threads`` intra-op threads, restoring the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _cost(instance, solution) -> float:
@@ -63,7 +52,7 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff
     after ``deadline``, and no network step after ``cutoff`` (``decode_pool``).
     """
     policy, info = _policy(instance, checkpoint)
-    with torch.inference_mode(), _torch_threads(threads):
+    with torch.inference_mode(), torch_threads(threads):
         pool = decode_pool(policy, [instance], how, seed=seed, deadline=deadline, cutoff=cutoff, keep=keep)[0]
     info.update({"multistart": how.multistart, "augment": how.augment if uses_coords(instance) else 1,
                  "decode": "sampling" if how.sample else "greedy"})
@@ -76,8 +65,20 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff
     return pool, info
 
 
-@register("attention", ("tsp", "cvrp"), "Pair-aware attention policy (POMO-style), greedy multi-start + x8 "
-          "augmentation; shipped checkpoint of the nearest size", default_time_limit=10.0, strength=2)
+def prepare_attention(instance, checkpoint: str | None = None) -> None:
+    """Import torch, load the checkpoint ``instance`` will use, and decode the instance cut to a few nodes with it
+    (first-call allocations): one-time costs outside the budget."""
+    policy, _ = _policy(instance, checkpoint)
+    with torch.inference_mode(), torch_threads(1):
+        decode_pool(policy, [shrink(instance)], Decoding(augment=1), seed=0)
+
+
+def prepare_attention_2opt(instance, checkpoint: str | None = None) -> None:
+    """``prepare_attention`` and the local-search kernels (``prepare_local_search``)."""
+    prepare_attention(instance, checkpoint)
+    prepare_local_search(instance)
+
+
 def attention_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
                     multistart: bool = True, max_starts: int = MAX_STARTS, threads: int = 1):
     """Greedy decoding from every start node (and ``augment`` dihedral copies, while time remains); the best."""
@@ -87,8 +88,6 @@ def attention_solve(instance, time_limit: float, seed: int = 0, checkpoint: str 
     return pool[0][1], info
 
 
-@register("attention-sample", ("tsp", "cvrp"), "Pair-aware attention policy, multi-start sampling until the "
-          "time limit", default_time_limit=10.0, strength=2)
 def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
                            augment: int = 8, rounds: int = 1000, max_starts: int = MAX_STARTS, threads: int = 1):
     """Sampled multi-start decoding, up to ``rounds`` rounds per copy or ~70% of the time limit; the best."""
@@ -98,9 +97,6 @@ def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoin
     return pool[0][1], info
 
 
-@register("attention+2opt", ("tsp", "cvrp"), "Pair-aware attention policy (greedy multi-start + x8 "
-          "augmentation), then the numba 2-opt / Or-opt local search on its best distinct solutions in turn "
-          "until the time limit", default_time_limit=10.0, strength=3, prepare=prepare_local_search)
 def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
                          augment: int = 8, threads: int = 1, candidates: int = 128):
     """``attention``'s ``candidates`` best distinct solutions, each polished by ``improve_tour`` (TSP) or

@@ -20,8 +20,8 @@ from torch import nn
 from ncosolve.policies.checkpoint import load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model)
+from ncosolve.policies.torch_threads import torch_threads
 from ncosolve.problems.network import prepare_equilibrium
-from ncosolve.registry import register
 
 SHIPPED = SHIPPED_DIR / "policy_synthetic.pt"
 LINK_FEATURES = 5  # free-flow time and capacity over their means, open, UE v/c, log(UE time / free-flow time)
@@ -98,9 +98,12 @@ def _cached(path: str):
     return load_design_policy(path)
 
 
-@register("ndp-rl", ("ndp",), "RL policy (GNN over the network, REINFORCE) adding candidates one at a time in the "
-          "NetworkDesign env; greedy rollout, then sampled ones until the time limit", default_time_limit=30.0,
-          strength=5, prepare=prepare_equilibrium)
+def prepare_ndp_rl(instance) -> None:
+    """Compile the UE solver for the instance's network and load the shipped policy (outside the budget)."""
+    prepare_equilibrium(instance)
+    _cached(str(Path(SHIPPED).resolve()))
+
+
 def ndp_rl(instance, time_limit: float, seed: int = 0, checkpoint=None, samples: int = 16):
     """The best of one greedy and up to ``samples`` sampled rollouts of the policy within ``time_limit``.
     ``checkpoint``: a policy file (default: the shipped one, trained on synthetic cities)."""
@@ -111,18 +114,13 @@ def ndp_rl(instance, time_limit: float, seed: int = 0, checkpoint=None, samples:
     policy, meta = _cached(str(path.resolve()))
     env = NetworkDesignEnv(instance)
     generator = torch.Generator().manual_seed(seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
-            best, best_ttt, _ = rollout(policy, env, greedy=True, deadline=deadline)
-            runs = 1
-            while runs <= samples and time.perf_counter() < deadline:
-                design, ttt, _ = rollout(policy, env, generator, deadline=deadline)
-                runs += 1
-                if ttt < best_ttt:
-                    best, best_ttt = design, ttt
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), torch.inference_mode():
+        best, best_ttt, _ = rollout(policy, env, greedy=True, deadline=deadline)
+        runs = 1
+        while runs <= samples and time.perf_counter() < deadline:
+            design, ttt, _ = rollout(policy, env, generator, deadline=deadline)
+            runs += 1
+            if ttt < best_ttt:
+                best, best_ttt = design, ttt
     return best, {"checkpoint": path.name, "trained_on": meta["config"]["trained_on"], "rollouts": runs,
                   "ttt": best_ttt}

@@ -24,8 +24,8 @@ from ncosolve.baselines.ndp_ga import evolve
 from ncosolve.policies.checkpoint import CheckpointError, load_weights
 from ncosolve.policies.ndp_gnn import (SHIPPED_DIR, GNNConfig, Graph, NetworkGNN, mlp, node_features,
                                        read_model, static_link_features)
+from ncosolve.policies.torch_threads import torch_threads
 from ncosolve.problems.network import prepare_equilibrium
-from ncosolve.registry import register
 from ncosolve.traffic.solver import equilibrium_batch
 
 SHIPPED = SHIPPED_DIR / "surrogate_synthetic.pt"
@@ -83,7 +83,7 @@ def link_inputs(instance, designs: np.ndarray, refs: np.ndarray) -> tuple[np.nda
 def training_group(instance, rng: np.random.Generator, count: int = 16, rel_std: float = 0.2) -> dict:
     """Training data: one demand drawn from N(d, (rel_std d)^2), ``count`` random designs (each candidate on with
     a per-design probability in [0, 0.8], budget ignored) and their UE flows, plus the two reference flows."""
-    from ncosolve.ndp_generators import perturb_demand
+    from ncosolve.problems.network_generators import perturb_demand
 
     net = instance.network
     demand = perturb_demand(net.demand, seed=int(rng.integers(2**31)), rel_std=rel_std)
@@ -156,9 +156,12 @@ class SurrogateFitness:
         return np.array([self.cache[k] for k in keys])
 
 
-@register("ndp-surrogate-ga", ("ndp",), "GA with a GNN surrogate of equilibrium flows as fitness; the best "
-          "designs re-scored at true user equilibrium", default_time_limit=60.0, strength=25,
-          prepare=prepare_equilibrium)
+def prepare_surrogate(instance) -> None:
+    """Compile the UE solver for the instance's network and load the shipped surrogate (outside the budget)."""
+    prepare_equilibrium(instance)
+    _cached(str(Path(SHIPPED).resolve()))
+
+
 def ndp_surrogate_ga(instance, time_limit: float, seed: int = 0, checkpoint=None, population: int = 32,
                      elite: int = 2, mutation: float | None = None, search_share: float = 0.25, stall: int = 30,
                      screen_share: float = 0.6, screen_tol: float = 3e-3, final: int = 3):
@@ -172,17 +175,13 @@ def ndp_surrogate_ga(instance, time_limit: float, seed: int = 0, checkpoint=None
     deadline = time.perf_counter() + time_limit
     path = Path(checkpoint) if checkpoint is not None else SHIPPED
     model, meta = _cached(str(path.resolve()))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         fitness = SurrogateFitness(Surrogate(model, instance), {})
         start = time.perf_counter()
         left = max(deadline - start, 0.0)
         search_end = start + search_share * left
         generations = evolve(instance, fitness, lambda: time.perf_counter() > search_end,
                              np.random.default_rng(seed), population, elite, mutation, stall)
-    finally:
-        torch.set_num_threads(threads)
     ranked = sorted(fitness.cache, key=fitness.cache.get)
     designs = np.stack([np.frombuffer(k, dtype=np.int64) for k in ranked])
     screen = DesignScorer(instance, start + screen_share * left, tol=screen_tol)

@@ -21,7 +21,7 @@ from ncosolve.policies.checkpoint import (SHIPPED, CheckpointError, instance_siz
                                           write_checkpoint)
 from ncosolve.policies.decode import route_counts, to_solution
 from ncosolve.policies.methods import MAX_STARTS
-from ncosolve.registry import register
+from ncosolve.policies.torch_threads import torch_threads
 
 FORMAT = "ncosolve-rl4co-pomo/1"
 SHIPPED_RL4CO = SHIPPED / "rl4co"
@@ -77,9 +77,14 @@ def read_pomo(path) -> tuple[dict, dict]:
     return read_checkpoint(path, FORMAT, "an rl4co-pomo checkpoint")
 
 
+@lru_cache(maxsize=1)
+def _shipped_pomo() -> tuple[tuple[Path, dict], ...]:
+    return tuple((p, read_pomo(p)[0]["config"]) for p in sorted(SHIPPED_RL4CO.glob("*.pt")))
+
+
 def shipped_pomo() -> list[tuple[Path, dict]]:
-    """Every shipped rl4co-pomo checkpoint and its config."""
-    return [(p, read_pomo(p)[0]["config"]) for p in sorted(SHIPPED_RL4CO.glob("*.pt"))]
+    """Every shipped rl4co-pomo checkpoint and its config (the files are read once per process)."""
+    return list(_shipped_pomo())
 
 
 def find_pomo(instance) -> Path:
@@ -146,15 +151,14 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8, max_starts: int 
     return [to_solution(problem, actions[i, best[i]].numpy()) for i in range(len(instances))]
 
 
-def _import_rl4co(instance) -> None:
-    """Import rl4co's models and environments (seconds: lightning, tensordict, numba), a one-time cost outside
-    the budget."""
+def prepare_rl4co(instance) -> None:
+    """Import rl4co's models and environments (seconds: lightning, tensordict, numba) and load the checkpoint the
+    instance will use: one-time costs outside the budget."""
     import_rl4co()
+    if uses_coords(instance):
+        load_pomo(str(find_pomo(instance).resolve()), instance.problem)
 
 
-@register("rl4co-pomo", ("tsp", "cvrp"), "rl4co's POMO (its attention model, REINFORCE with shared baseline), "
-          "multi-start greedy + x8 augmentation; shipped checkpoint of the nearest size (Euclidean only)",
-          requires=("rl4co",), extra="rl4co", default_time_limit=10.0, strength=0, prepare=_import_rl4co)
 def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
                      max_starts: int = MAX_STARTS, threads: int = 1):
     """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size), in one batched
@@ -166,13 +170,8 @@ def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str
     policy, cfg = load_pomo(str(path.resolve()), instance.problem)
     if instance.n < 2:  # rl4co's instance norm needs two nodes; one node has one solution
         return ([0] if instance.problem == "tsp" else []), {"checkpoint": path.name, "trivial": True}
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads), torch.inference_mode():
         torch.manual_seed(seed)
-        with torch.inference_mode():
-            solution = pomo_decode(policy, cfg, [instance], augment, max_starts)[0]
-    finally:
-        torch.set_num_threads(before)
+        solution = pomo_decode(policy, cfg, [instance], augment, max_starts)[0]
     return solution, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}", "augment": augment,
                       "multistart": min(instance_size(instance), max_starts)}

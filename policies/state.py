@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from ncosolve.policies.batch import RoutingBatch
+from ncosolve.problems.vrp import LOAD_TOL
 
-_LOAD_EPS = 1e-9  # the tolerance evaluate() allows on a route's load
 
 
 @dataclass
@@ -49,7 +49,7 @@ class RouteState:
         allowed = ~self.visited
         if self.batch.problem == "cvrp":
             demand = self.batch.demand[:, None, :]
-            allowed = allowed & (demand <= self.left[..., None] + _LOAD_EPS)
+            allowed = allowed & (demand <= self.left[..., None] + LOAD_TOL)
             allowed[..., 0] = (self.last != 0) | self.done
         else:
             rows = torch.nonzero(self.done, as_tuple=True)

@@ -27,6 +27,7 @@ from torch import nn
 
 import ncosolve.errors
 from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
+from ncosolve.policies.torch_threads import torch_threads
 
 FORMAT = "ncosolve-tsp-gnn/1"
 SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "tsp_gnn" / "tsp_gnn.pt"
@@ -139,12 +140,8 @@ def gnn_heatmap(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=None)
     ``checkpoint`` None uses the shipped model. Runs torch on one thread (restoring the caller's setting).
     """
     model = load_shipped() if checkpoint is None else load_gnn(checkpoint)[0]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         logits = heat_logits(model, planar_coords(instance), nbr, nbr_len)
-    finally:
-        torch.set_num_threads(before)
     return np.ascontiguousarray(torch.softmax(logits.double(), dim=1).numpy())
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from ncosolve.errors import InvalidInstance
-from ncosolve.io.readers import register_reader
 from ncosolve.problems.mapf import MAPFInstance
 
 FREE = frozenset(".G")
@@ -141,16 +140,15 @@ def read_movingai(path: Path, agents: int | None = None, seed: int = 0, map_path
     grid = read_map(path)
     if not agents:
         return MAPFInstance(grid, np.zeros((0, 2)), np.zeros((0, 2)), name=path.stem)
-    from ncosolve.mapf_generators import random_scenario
+    from ncosolve.problems.mapf_generators import random_scenario
 
     starts, goals = random_scenario(grid, agents, seed=seed)
     return MAPFInstance(grid, starts, goals, name=f"{path.stem}-{agents}-s{seed}")
 
 
-def _sniff(path: Path, head: str) -> bool:
+def is_movingai(path: Path, head: str) -> bool:
     first = head.lstrip().split("\n", 1)[0].lower()
     suffix = path.suffix.lower()
     return (suffix == ".map" and first.startswith(("type", "height"))) or (suffix == ".scen" and first.startswith("version"))
 
 
-register_reader(_sniff, read_movingai)

@@ -10,17 +10,27 @@ import numpy as np
 import vrplib
 from vrplib.parse import parse_vrplib
 
+from ncosolve.catalog import Entry, resolve
 from ncosolve.errors import InvalidInstance, NcoError
 from ncosolve.problems import CVRPInstance, CVRPTWInstance, TSPInstance
 from ncosolve.problems.distances import COORD_TYPES
 
-# (sniff(path, head_text) -> bool, read(path) -> instance); later families append their formats.
-_READERS: list[tuple[Callable[[Path, str], bool], Callable[..., object]]] = []
+# Every format, as (sniff(path, head_text) -> bool, read(path) -> instance) entry points, tried in this order;
+# the MAPF and TNTP modules are imported only when a file gets that far. Plugins append with register_reader.
+_READERS: list[tuple[Entry, Entry]] = [
+    ("ncosolve.io.tntp:is_dndp", "ncosolve.io.tntp:read_dndp"),
+    ("ncosolve.io.tntp:is_tntp_net", "ncosolve.io.tntp:read_tntp"),
+    ("ncosolve.io.movingai:is_movingai", "ncosolve.io.movingai:read_movingai"),
+    ("ncosolve.io.readers:is_solomon", "ncosolve.io.readers:read_solomon"),
+    ("ncosolve.io.readers:is_tsplib", "ncosolve.io.readers:read_tsplib"),
+    ("ncosolve.io.readers:is_vrplib", "ncosolve.io.readers:read_vrplib"),
+]
 
 
 def register_reader(sniff: Callable[[Path, str], bool], read: Callable[..., object]) -> None:
-    """Add a file format to ``read_instance``: ``sniff`` sees the path and the file's first 4 KB."""
-    _READERS.append((sniff, read))
+    """Add a file format to ``read_instance`` (tried before the built-in ones): ``sniff`` sees the path and the
+    file's first 4 KB."""
+    _READERS.insert(0, (sniff, read))
 
 
 def _head(path: Path) -> str:
@@ -39,8 +49,9 @@ def read_instance(path: str | os.PathLike, **options):
     if not path.is_file():
         raise InvalidInstance(f"{path}: no such file")
     head = _head(path)
-    for sniff, read in reversed(_READERS):
-        if sniff(path, head):
+    for sniff, read in _READERS:
+        if resolve(sniff)(path, head):
+            read = resolve(read)
             try:
                 return read(path, **options)
             except NcoError:
@@ -214,22 +225,19 @@ def _type_line(head: str) -> str:
     return ""
 
 
-def _is_tsplib(path: Path, head: str) -> bool:
+def is_tsplib(path: Path, head: str) -> bool:
     return path.suffix.lower() in (".tsp", ".atsp") or _type_line(head) in ("TSP", "ATSP")
 
 
-def _is_vrplib(path: Path, head: str) -> bool:
+def is_vrplib(path: Path, head: str) -> bool:
     return path.suffix.lower() == ".vrp" or _type_line(head) in ("CVRP", "VRP", "CVRPTW", "VRPTW")
 
 
-def _is_solomon(path: Path, head: str) -> bool:
+def is_solomon(path: Path, head: str) -> bool:
     upper = head.upper()
     return "VEHICLE" in upper and "CUSTOMER" in upper and "NUMBER" in upper and ":" not in upper.split("VEHICLE")[0]
 
 
-register_reader(_is_vrplib, read_vrplib)
-register_reader(_is_tsplib, read_tsplib)
-register_reader(_is_solomon, read_solomon)
 
 
 def read_solution(path: str | os.PathLike) -> dict:

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from ncosolve.errors import InvalidInstance
-from ncosolve.io.readers import register_reader
 from ncosolve.problems.network import NDPInstance, Network
 
 _META = re.compile(r"<([^>]+)>\s*([^<]*)")
@@ -156,13 +155,11 @@ def read_flows(path, network: Network | None = None) -> dict[str, np.ndarray]:
     return out
 
 
-def _is_tntp_net(path: Path, head: str) -> bool:
+def is_tntp_net(path: Path, head: str) -> bool:
     return "<NUMBER OF LINKS>" in head.upper() and "<NUMBER OF NEW LINKS>" not in head.upper()
 
 
-def _is_dndp(path: Path, head: str) -> bool:
+def is_dndp(path: Path, head: str) -> bool:
     return "<NUMBER OF NEW LINKS>" in head.upper()
 
 
-register_reader(_is_tntp_net, read_tntp)
-register_reader(_is_dndp, read_dndp)

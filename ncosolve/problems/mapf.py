@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-from scipy import ndimage
 
 from ncosolve.problems._validate import whole_number
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
@@ -90,6 +88,8 @@ def _check_distinct(pos: np.ndarray, field: str, width: int) -> None:
 
 def components(grid: np.ndarray) -> np.ndarray:
     """Label (H, W) of 4-connected free components (0 on obstacles, 1.. on free cells)."""
+    from scipy import ndimage  # imported here: it is a third of the import time of ncosolve
+
     labels, _ = ndimage.label(~np.asarray(grid, dtype=bool))
     return labels
 
@@ -205,35 +205,15 @@ def neighbor_table(grid: np.ndarray) -> np.ndarray:
     return np.where(ok, ids, -1).astype(np.int32)
 
 
-@numba.njit(cache=True)
-def _bfs_many(nbr: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    n = nbr.shape[0]
-    out = np.full((len(sources), n), -1, dtype=np.int32)
-    queue = np.empty(n, dtype=np.int32)
-    for a in range(len(sources)):
-        d = out[a]
-        d[sources[a]] = 0
-        queue[0] = sources[a]
-        head, tail = 0, 1
-        while head < tail:
-            u = queue[head]
-            head += 1
-            for k in range(1, 5):
-                v = nbr[u, k]
-                if v >= 0 and d[v] < 0:
-                    d[v] = d[u] + 1
-                    queue[tail] = v
-                    tail += 1
-    return out
-
-
 def distance_maps(grid: np.ndarray, cells: np.ndarray) -> np.ndarray:
     """(len(cells), H*W) int32 4-connected shortest-path lengths from each (row, col) in ``cells``; -1 if unreachable.
 
     Distances are symmetric on grids, so the maps from the goals serve as exact A*/PIBT heuristics.
     """
     cells = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
-    return _bfs_many(neighbor_table(grid), (cells[:, 0] * grid.shape[1] + cells[:, 1]).astype(np.int32))
+    from ncosolve.problems.mapf_kernels import bfs_many
+
+    return bfs_many(neighbor_table(grid), (cells[:, 0] * grid.shape[1] + cells[:, 1]).astype(np.int32))
 
 
 def to_ids(pos: np.ndarray, width: int) -> np.ndarray:
@@ -356,20 +336,9 @@ def goals_reached(instance: MAPFLifelongInstance, paths) -> np.ndarray:
         raise InfeasibleSolution(f"paths: lifelong paths must cover the horizon, expected {instance.horizon + 1} "
                                  f"timesteps, got {arr.shape[1]}")
     w = instance.grid.shape[1]
-    return _count_reached(to_ids(arr, w), to_ids(instance.goal_streams, w))
+    from ncosolve.problems.mapf_kernels import count_reached
 
-
-@numba.njit(cache=True)
-def _count_reached(ids: np.ndarray, goals: np.ndarray) -> np.ndarray:
-    n, t1 = ids.shape
-    out = np.zeros(n, dtype=np.int64)
-    for a in range(n):
-        k = 0
-        for t in range(t1):
-            while k < goals.shape[1] and ids[a, t] == goals[a, k]:
-                k += 1
-        out[a] = k
-    return out
+    return count_reached(to_ids(arr, w), to_ids(instance.goal_streams, w))
 
 
 def evaluate_mapf_lifelong(instance: MAPFLifelongInstance, paths) -> float:
@@ -377,11 +346,8 @@ def evaluate_mapf_lifelong(instance: MAPFLifelongInstance, paths) -> float:
     return float(goals_reached(instance, paths).sum()) / instance.horizon
 
 
-def _register() -> None:
-    from ncosolve.problems import register_problem
+def prepare_lifelong_evaluation(instance=None) -> None:
+    """Compile (or load from numba's cache) the kernel that counts reached goals, on a 2x2 instance."""
+    from ncosolve.problems.mapf_kernels import count_reached
 
-    register_problem("mapf", evaluate_mapf)
-    register_problem("mapf-lifelong", evaluate_mapf_lifelong)
-
-
-_register()
+    count_reached(np.zeros((1, 2), dtype=np.int64), np.zeros((1, 1), dtype=np.int64))

@@ -14,7 +14,6 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
-from ncosolve.problems import register_problem
 from ncosolve.problems._validate import float_array, int_array, whole_number
 
 VARIANTS = ("dndp", "ndp-la", "ndp-ls")
@@ -328,7 +327,6 @@ def evaluate_designs(instance: NDPInstance, designs, tol: float | None = None) -
     return out
 
 
-register_problem("ndp", evaluate_ndp)
 
 
 def prepare_equilibrium(instance: NDPInstance) -> None:

@@ -10,7 +10,9 @@ from ncosolve.errors import InfeasibleSolution, InvalidInstance
 from ncosolve.problems._validate import float_array, whole_number
 from ncosolve.problems.geometry import Geometry, init_geometry
 
-_TIME_EPS = 1e-6
+# The evaluator's tolerances, imported by everything that must agree with it (envs, policies, baselines).
+LOAD_TOL = 1e-9  # a route's load may exceed the capacity by this much
+TIME_TOL = 1e-6  # a service may start (or a vehicle return) this late
 
 
 def _init_vrp(inst) -> None:
@@ -99,7 +101,7 @@ class CVRPTWInstance(Geometry):
         customers = np.arange(1, n)
         start = np.maximum(tw[0, 0] + self.distance(0, customers), tw[customers, 0])
         back = start + service[customers] + self.distance(customers, 0)
-        late = np.flatnonzero((start > tw[customers, 1] + _TIME_EPS) | (back > tw[0, 1] + _TIME_EPS))
+        late = np.flatnonzero((start > tw[customers, 1] + TIME_TOL) | (back > tw[0, 1] + TIME_TOL))
         if len(late):
             raise InvalidInstance(f"time_windows: customer {int(late[0]) + 1} cannot be served in time even alone")
 
@@ -139,7 +141,7 @@ def check_routes(instance, routes) -> list[np.ndarray]:
         raise InfeasibleSolution(f"{len(out)} routes used but the fleet has {instance.num_vehicles} vehicles")
     for k, r in enumerate(out):
         load = float(np.sum(instance.demands[r]))
-        if load > instance.capacity + 1e-9:
+        if load > instance.capacity + LOAD_TOL:
             raise InfeasibleSolution(f"capacity exceeded at route {k}: load {load:g} > {instance.capacity:g}")
     return out
 
@@ -152,13 +154,13 @@ def check_time_windows(instance: CVRPTWInstance, routes: list[np.ndarray]) -> No
         prev = 0
         for c in r:
             t = max(t + float(instance.distance(prev, c)), tw[c, 0])
-            if t > tw[c, 1] + _TIME_EPS:
+            if t > tw[c, 1] + TIME_TOL:
                 raise InfeasibleSolution(f"time window missed at route {k}, customer {int(c)}: "
                                          f"arrives {t:g} > due {tw[c, 1]:g}")
             t += service[c]
             prev = c
         t += float(instance.distance(prev, 0))
-        if t > tw[0, 1] + _TIME_EPS:
+        if t > tw[0, 1] + TIME_TOL:
             raise InfeasibleSolution(f"route {k} returns to the depot at {t:g} > depot due {tw[0, 1]:g}")
 
 

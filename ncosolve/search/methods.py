@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ncosolve.registry import register
+from ncosolve.problems import TSPInstance
 from ncosolve.search.mcts import default_params, mcts_search
 
 
@@ -23,9 +23,35 @@ def _run(instance, heatmap: str, time_limit: float, seed: int, max_actions: int 
     return np.asarray(result.tour, dtype=np.int64), info
 
 
-@register("mcts", ("tsp",), "heatmap-guided MCTS over k-opt moves, softdist heatmap by default (heatmap=; numba, "
-          "sparse; symmetric TSP)",
-          default_time_limit=10.0, strength=0)
+def warm_up(*heatmaps: str) -> None:
+    """Load (or, the first time ever, compile) the search kernels of each heatmap (default: softdist and
+    knn-prior) on a 30-node instance, so that later budgets are search time; "gnn" also loads torch and the
+    shipped GNN. Once per heatmap and process."""
+    for heatmap in heatmaps or ("softdist", "knn-prior"):
+        if heatmap not in _WARM:
+            coords = np.random.RandomState(0).uniform(size=(30, 2))
+            mcts_search(TSPInstance(coords=coords), heatmap=heatmap, time_limit=60.0, seed=0, max_actions=200)
+            _WARM.add(heatmap)
+
+
+_WARM: set = set()
+
+
+def prepare_mcts(instance, heatmap: str = "softdist") -> None:
+    """Load (or, the first time ever, compile) the search kernels of ``heatmap`` before the clock starts."""
+    warm_up(heatmap)
+
+
+def prepare_mcts_knn(instance) -> None:
+    """``prepare_mcts`` for the knn-prior heatmap."""
+    warm_up("knn-prior")
+
+
+def prepare_mcts_gnn(instance) -> None:
+    """``prepare_mcts`` for the GNN heatmap: also imports torch and loads the shipped model."""
+    warm_up("gnn")
+
+
 def mcts_softdist(instance, time_limit: float, seed: int = 0, heatmap: str = "softdist", alpha: float | None = None,
                   beta: float | None = None, restart_factor: float | None = None, max_depth: int | None = None,
                   candidates: int | None = None, candidate_rule: str | None = None, neighbours: int | None = None,
@@ -39,8 +65,6 @@ def mcts_softdist(instance, time_limit: float, seed: int = 0, heatmap: str = "so
                 kick_window=kick_window)
 
 
-@register("mcts-knn", ("tsp",), "heatmap-guided MCTS over k-opt moves, parameter-free knn-prior heatmap "
-          "(numba, sparse; symmetric TSP)", default_time_limit=10.0, strength=0)
 def mcts_knn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
              restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
              candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,
@@ -51,9 +75,6 @@ def mcts_knn(instance, time_limit: float, seed: int = 0, alpha: float | None = N
                 candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)
 
 
-@register("mcts-gnn", ("tsp",), "heatmap-guided MCTS over k-opt moves, learned edge-gated GNN heatmap on the k-NN "
-          "graph (torch inference inside the budget; numba, sparse; symmetric TSP)", default_time_limit=10.0,
-          strength=0)
 def mcts_gnn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
              restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
              candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from ncosolve.problems.network import bpr_times
 from ncosolve.traffic.types import Scenario, Topology
 
 
 def link_times(topo: Topology, scen: Scenario, flows):
-    """(L,) travel time of each link at ``flows``."""
-    return topo.free_flow_time * (1.0 + topo.b * (flows / scen.capacity) ** topo.power)
+    """(L,) travel time of each link at ``flows`` (``bpr_times``, the one BPR formula, on JAX arrays)."""
+    return bpr_times(flows, scen.capacity, topo.free_flow_time, topo.b, topo.power)
 
 
 def link_time_slopes(topo: Topology, scen: Scenario, flows):

@@ -1,0 +1,1 @@
+"""The loaders of the shipped benchmark suites, one module per family; their specs are in ``ncosolve.specs``."""
