@@ -1,4 +1,4 @@
-"""Compute, once, the stored per-instance references of the generated routing suites (``ncosolve.suites_generated``)
+"""Compute, once, the stored per-instance references of the generated routing suites (``ncosolve.suites.routing``)
 and of the MAPF and network-design suites (``mapf-movingai``, ``mapf-lifelong``, ``ndp-synthetic``,
 ``dndp-siouxfalls``).
 
@@ -33,16 +33,19 @@ import time
 from importlib import metadata
 
 import ncosolve
-import ncosolve.suites_generated as gen
+import ncosolve.suites.routing as gen
 from ncosolve import leaderboard as lb
 from ncosolve.benchmarks import get_suite, reference_path
-from ncosolve.registry import get_method
+from ncosolve.references import FINGERPRINTS, build_fingerprints
+from ncosolve.runner import Job, LocalRunner
+from ncosolve.catalog import get_method
 from ncosolve.solve import auto_method
 
 # seconds per instance, by (problem, size): enough for LKH-3 / PyVRP to settle on these sizes
 BUDGETS = {("tsp", 50): 2.0, ("tsp", 100): 3.0, ("tsp", 500): 30.0, ("tsp", 1000): 60.0,
            ("cvrp", 50): 5.0, ("cvrp", 100): 10.0}
 METHOD_SEED = 0
+NOT_SHIPPED = ("dndp-siouxfalls",)  # read from a path: fingerprinted when first used, not stored
 
 
 def _version(dist: str) -> str | None:
@@ -50,6 +53,22 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _run(suite: str, pairs: list[tuple], budget: float, show, jobs: int) -> list[dict]:
+    """Leaderboard rows of (instance, method) pairs at ``budget``, ``jobs`` worker processes of one core each."""
+    todo = [Job(inst, name, budget, METHOD_SEED, suite=suite) for inst, name in pairs]
+    rows: list = [None] * len(todo)
+    done = 0
+
+    def on_done(index, outcome) -> None:
+        nonlocal done
+        rows[index] = lb.row_of(todo[index], outcome)
+        done += 1
+        show(rows[index], done, len(todo))
+
+    LocalRunner(jobs, threads=1).run(todo, on_done)
+    return rows
 
 
 def build(suite: str, jobs: int = 1) -> dict:
@@ -63,8 +82,7 @@ def build(suite: str, jobs: int = 1) -> dict:
     def show(row: dict, done: int, total: int) -> None:
         print(f"{suite} {row['instance']}: {row['cost']} ({row['runtime_s']:.1f} s) [{done}/{total}]", flush=True)
 
-    rows = lb.run_jobs(suite, [(inst, method) for inst in instances], budget, METHOD_SEED, show, workers=jobs,
-                       threads=1)
+    rows = _run(suite, [(inst, method) for inst in instances], budget, show, jobs)
     for row in rows:
         if not row["feasible"]:
             raise SystemExit(f"{suite}: {method} gave no reference for {row['instance']}: {row['reason']}")
@@ -153,7 +171,7 @@ def build_best_of(suite: str, budget: float, jobs: int = 1) -> dict:
         print(f"{suite} {row['instance']} {row['method']}: {row['cost']} ({row['runtime_s']:.1f} s) "
               f"[{done}/{total}]", flush=True)
 
-    for row in lb.run_jobs(suite, jobs_list, budget, METHOD_SEED, show, workers=jobs, threads=1):
+    for row in _run(suite, jobs_list, budget, show, jobs):
         name, cost = row["instance"], row["cost"]
         if row["feasible"] and (name not in values or (cost > values[name] if spec.maximise else cost < values[name])):
             values[name], found_by[name] = cost, row["method"]
@@ -186,13 +204,22 @@ def main() -> None:
     parser.add_argument("--suite", action="append", choices=sorted(gen.GENERATED) + list(BEST_OF), default=[],
                         help="a suite (repeatable)")
     parser.add_argument("--all", action="store_true", help="every generated routing suite")
+    parser.add_argument("--fingerprints", action="store_true",
+                        help="(re)write data/references/fingerprints.json: the data fingerprint of every instance of "
+                             "every shipped suite, which binds each reference to its instance")
     parser.add_argument("--jobs", type=int, default=1, help="instances solved at once (one core each)")
     parser.add_argument("--budget", type=float, default=10.0,
                         help="seconds per method and instance for the MAPF / network-design suites")
     args = parser.parse_args()
+    if args.fingerprints:
+        shipped = [s.name for s in ncosolve.benchmarks.suites() if s.name not in NOT_SHIPPED]
+        path = reference_path("x").with_name(FINGERPRINTS)
+        path.write_text(json.dumps(build_fingerprints(shipped), indent=0, sort_keys=True) + "\n")
+        print(f"wrote {path}")
+        return
     chosen = sorted(gen.GENERATED) if args.all else args.suite
     if not chosen:
-        parser.error("give --suite NAME (repeatable) or --all")
+        parser.error("give --suite NAME (repeatable), --all or --fingerprints")
     for suite in chosen:
         doc = build_best_of(suite, args.budget, args.jobs) if suite in BEST_OF else build(suite, args.jobs)
         path = reference_path(suite)
