@@ -6,7 +6,7 @@ import pytest
 
 import ncosolve
 from ncosolve.benchmarks import data_dir
-from ncosolve.registry import _METHODS
+from ncosolve import catalog
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,8 @@ def c101():
 
 @pytest.fixture
 def toy_methods():
-    """Register throwaway methods for one test, and remove them after."""
+    """Register throwaway methods for one test, and remove them after. Methods that run in leaderboard workers
+    must be module-level functions (a job's spec is pickled to the worker by reference)."""
     added = []
 
     def add(name, fn, problems=("tsp",), **kw):
@@ -35,4 +36,4 @@ def toy_methods():
 
     yield add
     for name in added:
-        _METHODS.pop(name, None)
+        catalog.remove(name)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import ncosolve
-import ncosolve.policies.methods  # noqa: F401  (registers the attention methods)
 from ncosolve.policies.atsp import generate_atsp
 from ncosolve.policies.checkpoint import SHIPPED, find_checkpoint, read_checkpoint, save_policy, shipped_checkpoints
 from ncosolve.policies.model import AttentionPolicy, PolicyConfig

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import ncosolve
-import ncosolve.policies.methods  # noqa: F401  (registers the attention methods)
 from ncosolve.policies.atsp import generate_atsp
 from ncosolve.policies.batch import dihedral, from_instances
 from ncosolve.policies.checkpoint import CheckpointError, load_policy, read_checkpoint, save_policy

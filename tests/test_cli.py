@@ -275,7 +275,7 @@ def test_leaderboard_jobs_resume_and_report(tmp_path, plugin_dir, eil51):
     proc = ncosolve_cli("leaderboard", "report", str(results), "--html", str(site), "--markdown", str(md),
                         plugin_dir=plugin_dir)
     assert proc.returncode == 0, proc.stderr
-    assert "test-tiny, 1 s per job, 2 instances, seed 0" in proc.stdout
+    assert "test-tiny: tsp, 1 s per job, 2 instances, seed 0" in proc.stdout
     line = next(li for li in proc.stdout.splitlines() if "test-identity" in li)
     assert " 2 " in line and " 100 " in line  # runs, feasible %
     page = (site / "index.html").read_text()

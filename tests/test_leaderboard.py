@@ -7,15 +7,17 @@ import json
 import math
 import os
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ncosolve
-from ncosolve import benchmarks
+from ncosolve import benchmarks, catalog
 from ncosolve import leaderboard as lb
-from ncosolve.registry import _METHODS
+from ncosolve.runner import LocalRunner
 from ncosolve.store import ResultStore
 
 REQUIRED_KEYS = {"suite", "instance", "method", "time_limit", "seed", "cost", "gap", "runtime_s", "feasible", "reason"}
@@ -26,7 +28,7 @@ def mixed_suite(eil51, a_n32_k5):
     """A registered two-instance suite, one TSP (optimum 426) and one CVRP (optimum 784)."""
     benchmarks.register_suite("test-mixed", "routing", "eil51 and A-n32-k5", "optima")(lambda: [eil51, a_n32_k5])
     yield "test-mixed"
-    benchmarks._SUITES.pop("test-mixed")
+    catalog.remove("test-mixed")
 
 
 def identity(instance, time_limit, seed):
@@ -39,6 +41,42 @@ def singletons(instance, time_limit, seed):
 
 def crash(instance, time_limit, seed):
     raise RuntimeError("boom")
+
+
+# the toy methods below run in leaderboard workers, so they are module-level (pickled by reference)
+def broken(instance, time_limit, seed):
+    return [0, 0] + list(range(2, instance.n)), {}
+
+
+def nothing(instance, time_limit, seed):
+    return None, {}
+
+
+def slow(instance, time_limit, seed):
+    time.sleep(lb.allowed_runtime(time_limit) + 0.1)
+    return list(range(instance.n)), {}
+
+
+def sleepy(instance, time_limit, seed):
+    time.sleep(0.5)
+    return list(range(instance.n)), {"pid": os.getpid()}
+
+
+def hang(instance, time_limit, seed):
+    time.sleep(1000)
+
+
+def die(instance, time_limit, seed):
+    os._exit(3)
+
+
+CALLS = Path(tempfile.gettempdir()) / "ncosolve-test-counted-calls"
+
+
+def counted(instance, time_limit, seed):
+    with open(CALLS, "a") as f:  # the method runs in a worker: count its calls in a file
+        f.write(instance.name + "\n")
+    return list(range(instance.n)), {}
 
 
 def test_every_supported_pair_runs_and_failures_are_kept(toy_methods, mixed_suite, eil51, a_n32_k5):
@@ -63,26 +101,26 @@ def test_every_supported_pair_runs_and_failures_are_kept(toy_methods, mixed_suit
 
 
 def test_infeasible_empty_and_over_budget_answers_do_not_count(toy_methods, eil51):
-    toy_methods("t-broken", lambda inst, time_limit, seed: ([0, 0] + list(range(2, inst.n)), {}))
-    toy_methods("t-nothing", lambda inst, time_limit, seed: (None, {}))
-
-    def slow(instance, time_limit, seed):
-        time.sleep(lb.allowed_runtime(time_limit) + 0.1)
-        return list(range(instance.n)), {}
-
+    toy_methods("t-broken", broken)
+    toy_methods("t-nothing", nothing)
     toy_methods("t-slow", slow)
     benchmarks.register_suite("test-eil51", "tsp", "eil51", "optimum")(lambda: [eil51])
     try:
         rows = {r["method"]: r for r in lb.run_leaderboard("test-eil51", ["t-broken", "t-nothing", "t-slow"],
                                                            time_limit=0.2)}
     finally:
-        benchmarks._SUITES.pop("test-eil51")
+        catalog.remove("test-eil51")
     assert not rows["t-broken"]["feasible"] and "node 0 visited 2 times" in rows["t-broken"]["reason"]
     assert not rows["t-nothing"]["feasible"] and rows["t-nothing"]["reason"] == "the method found no solution"
-    slow_row = rows["t-slow"]
-    assert not slow_row["feasible"] and slow_row["reason"].startswith("over budget: ran 0.8")
+    slow_row = rows["t-slow"]  # a valid tour, but too late: feasible, not within budget, does not count
+    assert slow_row["feasible"] and not slow_row["within_budget"] and not lb.counts(slow_row)
+    assert slow_row["reason"].startswith("over budget: ran 0.8")
     assert slow_row["runtime_s"] > lb.allowed_runtime(0.2) and slow_row["cost"] == ncosolve.evaluate(eil51, range(51))
-    assert [s["feasible_runs"] for s in lb.summarise(list(rows.values()))] == [0, 0, 0]
+    assert all(r["within_budget"] for name, r in rows.items() if name != "t-slow")
+    summary = {s["method"]: s for s in lb.summarise(list(rows.values()))}
+    assert [summary[m]["counted_runs"] for m in ("t-broken", "t-nothing", "t-slow")] == [0, 0, 0]
+    assert summary["t-slow"]["feasible_runs"] == 1 and summary["t-slow"]["over_budget"] == 1
+    assert summary["t-slow"]["mean_cost"] is None and summary["t-slow"]["wins"] == 0
 
 
 def test_method_selection(toy_methods, mixed_suite, eil51):
@@ -106,9 +144,10 @@ def test_method_selection(toy_methods, mixed_suite, eil51):
             lb.run_leaderboard(mixed_suite, ["t-identity"], time_limit=bad)
 
 
-def _row(instance, method, cost, gap, runtime, feasible=True):
-    return {"suite": "s", "instance": instance, "method": method, "time_limit": 1.0, "seed": 0, "cost": cost,
-            "gap": gap, "runtime_s": runtime, "feasible": feasible, "reason": "" if feasible else "bad"}
+def _row(instance, method, cost, gap, runtime, feasible=True, problem="tsp"):
+    return {"suite": "s", "instance": instance, "problem": problem, "method": method, "time_limit": 1.0, "seed": 0,
+            "cost": cost, "gap": gap, "runtime_s": runtime, "prepare_s": 0.5, "feasible": feasible,
+            "within_budget": True, "reason": "" if feasible else "bad"}
 
 
 def test_summarise_counts_wins_ties_and_feasible_gaps_only():
@@ -119,13 +158,26 @@ def test_summarise_counts_wins_ties_and_feasible_gaps_only():
     ]
     summary = {s["method"]: s for s in lb.summarise(rows)}
     assert list(summary) == ["a", "b", "c"]
-    assert summary["a"] == {"method": "a", "runs": 3, "feasible_runs": 3, "feasible_pct": 100.0,
+    assert summary["a"] == {"suite": "s", "time_limit": 1.0, "problem": "tsp", "method": "a", "runs": 3,
+                            "feasible_runs": 3, "feasible_pct": 100.0, "counted_runs": 3,
                             "mean_cost": pytest.approx(260 / 3), "mean_gap": 5.0, "mean_runtime_s": 1.0,
-                            "timeouts": 0, "wins": 2}
+                            "mean_prepare_s": 0.5, "over_budget": 0, "killed": 0, "wins": 2}
     assert tuple(summary["a"]) == lb.SUMMARY_KEYS
     assert summary["b"]["wins"] == 2 and summary["b"]["mean_gap"] == 2.5  # tie on i1, best on i2
     assert summary["c"]["wins"] == 0 and summary["c"]["mean_gap"] is None and summary["c"]["feasible_pct"] == 0
     assert summary["c"]["mean_runtime_s"] == pytest.approx(5.0 / 3)  # failed runs' time counts too
+
+
+def test_summaries_never_mix_problems():
+    rows = [_row("t1", "a", 400.0, 2.0, 1.0), _row("v1", "a", 1000.0, 20.0, 1.0, problem="cvrp"),
+            _row("t2", "a", 600.0, 4.0, 1.0)]
+    summary = {s["problem"]: s for s in lb.summarise(rows)}
+    assert set(summary) == {"tsp", "cvrp"}
+    assert summary["tsp"]["mean_cost"] == 500.0 and summary["tsp"]["mean_gap"] == 3.0 and summary["tsp"]["runs"] == 2
+    assert summary["cvrp"]["mean_cost"] == 1000.0 and summary["cvrp"]["mean_gap"] == 20.0
+    over = {**_row("t3", "a", 300.0, 1.0, 9.0), "within_budget": False}
+    summary = {s["problem"]: s for s in lb.summarise(rows + [over])}
+    assert summary["tsp"]["mean_cost"] == 500.0 and summary["tsp"]["over_budget"] == 1  # the late run never counts
 
 
 def test_csv_and_json_files_hold_every_row(tmp_path):
@@ -155,59 +207,46 @@ def test_gap():
 def eil51_suite(eil51):
     benchmarks.register_suite("test-eil51x", "tsp", "eil51", "optimum")(lambda: [eil51])
     yield "test-eil51x"
-    benchmarks._SUITES.pop("test-eil51x")
+    catalog.remove("test-eil51x")
 
 
 def test_workers_run_jobs_at_once_and_keep_plan_order(toy_methods, eil51_suite):
-    def sleepy(instance, time_limit, seed):
-        time.sleep(0.5)
-        return list(range(instance.n)), {"pid": os.getpid()}
-
     for k in range(4):
         toy_methods(f"t-sleepy{k}", sleepy)
     names = [f"t-sleepy{k}" for k in range(4)]
+    lb.run_leaderboard(eil51_suite, names[:1], time_limit=1)  # the forkserver starts once per session
     start = time.perf_counter()
-    rows = lb.run_leaderboard(eil51_suite, names, time_limit=1, workers=2)
+    rows = lb.run_leaderboard(eil51_suite, names, time_limit=1, runner=LocalRunner(2))
     elapsed = time.perf_counter() - start
-    assert [r["method"] for r in rows] == names and all(r["feasible"] for r in rows)
-    assert elapsed < 1.6  # two at a time: 2 x 0.5 s plus start-up, not 4 x 0.5 s
+    assert [r["method"] for r in rows] == names and all(lb.counts(r) for r in rows)
+    assert elapsed < 1.9  # two at a time: 2 x 0.5 s plus the workers' start, not 4 x 0.5 s
 
 
 def test_a_hung_method_is_killed_and_a_dying_worker_is_recorded(toy_methods, eil51_suite):
-    def hang(instance, time_limit, seed):
-        time.sleep(1000)
-
-    def die(instance, time_limit, seed):
-        os._exit(3)
-
     toy_methods("t-hang", hang)
     toy_methods("t-die", die)
     toy_methods("t-identity", identity)
-    jobs = lb.plan(eil51_suite, ["t-hang", "t-die", "t-identity"])
     start = time.perf_counter()
-    rows = {r["method"]: r for r in lb.run_jobs(eil51_suite, jobs, time_limit=0.2, kill_after_s=1.0)}
-    assert time.perf_counter() - start < 10
+    rows = {r["method"]: r for r in lb.run_leaderboard(eil51_suite, ["t-hang", "t-die", "t-identity"],
+                                                       time_limit=0.2)}
+    assert time.perf_counter() - start < 20
     hung = rows["t-hang"]
-    assert not hung["feasible"] and hung["timed_out"] and hung["reason"].startswith("killed: no answer after 1.")
-    assert 1.0 <= hung["runtime_s"] < 3 and hung["cost"] is None
+    assert not hung["feasible"] and not hung["within_budget"] and hung["reason"].startswith("killed: no answer after")
+    assert lb.kill_after(0.2) <= hung["runtime_s"] < lb.kill_after(0.2) + 3 and hung["cost"] is None
     died = rows["t-die"]
-    assert not died["feasible"] and died["reason"] == "worker died (exit code 3)" and not died["timed_out"]
-    assert rows["t-identity"]["feasible"]  # the workers that replaced them carried on
+    assert not died["feasible"] and died["reason"] == "worker died (exit code 3)" and died["within_budget"]
+    assert lb.counts(rows["t-identity"])  # the workers that replaced them carried on
     assert lb.kill_after(2.0) == pytest.approx(2 * 2.7 + 5)
 
 
 def test_a_store_makes_a_rerun_skip_finished_jobs(toy_methods, mixed_suite, tmp_path):
-    calls = tmp_path / "calls"
-
-    def counted(instance, time_limit, seed):
-        with open(calls, "a") as f:  # the method runs in a worker: count its calls in a file
-            f.write(instance.name + "\n")
-        return list(range(instance.n)), {}
-
+    calls = CALLS
+    calls.unlink(missing_ok=True)
     toy_methods("t-counted", counted)
     toy_methods("t-singletons", singletons, problems=("cvrp",))
     store = ResultStore(tmp_path / "store")
-    first = lb.run_leaderboard(mixed_suite, ["t-counted", "t-singletons"], time_limit=1, store=store, workers=2)
+    first = lb.run_leaderboard(mixed_suite, ["t-counted", "t-singletons"], time_limit=1, store=store,
+                               runner=LocalRunner(2))
     progress = []
     again = lb.run_leaderboard(mixed_suite, ["t-counted", "t-singletons"], time_limit=1, store=store,
                                on_row=lambda *a: progress.append(a))
@@ -271,8 +310,7 @@ def nothing(instance, time_limit, seed):
 
 
 def test_an_ndp_suite_runs_end_to_end_from_the_cli_and_resumes(tmp_path):
-    # run by the console script: the harness forks its workers, and a fork of a process where JAX (network design's
-    # equilibrium) already ran, as it may have in this test session, is not safe
+    # run by the console script, with a plugin module as a user would load one
     (tmp_path / "ndp_toy_plugin.py").write_text(NDP_PLUGIN)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     args = ["ncosolve", "--plugin", "ndp_toy_plugin", "leaderboard", "--suite", "ndp-synthetic", "--methods",

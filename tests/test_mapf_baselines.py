@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 import ncosolve
-from ncosolve.baselines import mapf_cbs, mapf_cpsat, mapf_lacam, mapf_pibt, mapf_prioritized  # noqa: F401
 from ncosolve.benchmarks import data_dir
-from ncosolve.io import movingai  # noqa: F401  (registers the .map / .scen reader)
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong
 from ncosolve.problems.mapf import MAPFInstance, evaluate_mapf, evaluate_mapf_lifelong
 
 MOVINGAI = data_dir() / "movingai"

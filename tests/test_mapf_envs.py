@@ -8,10 +8,9 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
 import ncosolve
-from ncosolve.baselines import mapf_lacam, mapf_pibt  # noqa: F401
 from ncosolve.envs.mapf import MODES, MAPFEnv, resolve_moves
 from ncosolve.envs.mapf_pettingzoo import MAPFParallelEnv
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong
 from ncosolve.problems.mapf import MOVES, check_paths, evaluate_mapf, evaluate_mapf_lifelong
 
 

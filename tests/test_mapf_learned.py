@@ -9,7 +9,7 @@ import torch
 
 import ncosolve
 from ncosolve.envs.mapf import MAPFCore
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong
 from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.mapf_follower import (CHANNELS, SHIPPED, Follower, FollowerConfig, FollowerNet,
                                              load_follower, save_follower)

@@ -9,7 +9,7 @@ import ncosolve
 from ncosolve.benchmarks import data_dir
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
 from ncosolve.io import movingai
-from ncosolve.mapf_generators import (generate_mapf, generate_mapf_lifelong, goal_streams, largest_component,
+from ncosolve.problems.mapf_generators import (generate_mapf, generate_mapf_lifelong, goal_streams, largest_component,
                                       maze_grid, random_grid, random_scenario, warehouse_grid)
 from ncosolve.problems.mapf import (MAPFInstance, MAPFLifelongInstance, distance_maps, evaluate_mapf,
                                     evaluate_mapf_lifelong, mapf_metrics)

@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 
 import ncosolve
-import ncosolve.search  # noqa: F401  (registers mcts, mcts-knn and the tsp*-fu suites)
+
 from ncosolve.benchmarks import best_known, data_dir, load_benchmark
 from ncosolve.errors import NcoError
 from ncosolve.problems.distances import coord_distances
-from ncosolve.search import MCTSParams, mcts_search, solve_many, warm_up
+from ncosolve import solve_many
+from ncosolve.search.mcts import MCTSParams, mcts_search
+from ncosolve.search.methods import warm_up
 from ncosolve.search.candidates import nearest_neighbours, reverse_slots
 from ncosolve.search.heatmaps import knn_prior_table, make_heatmap, select_candidates, symmetrize
 from ncosolve.search.metric import edge_length, kernel_metric, tour_length
 from ncosolve.search.mcts import run_actions
-from ncosolve.search.suites import SETS
+from ncosolve.suites.tsp_large import SETS
 from ncosolve.search.tour_ops import double_bridge, sample_tour, seed_rng, two_opt
 
 

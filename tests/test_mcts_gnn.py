@@ -14,14 +14,16 @@ import pytest
 import torch
 
 import ncosolve
-import ncosolve.search  # noqa: F401  (registers mcts, mcts-knn, mcts-gnn)
+
 from ncosolve.benchmarks import data_dir
 from ncosolve.policies.checkpoint import CheckpointError
 from ncosolve.policies.tsp_gnn import (
     SHIPPED, GNNConfig, TSPGNN, gnn_heatmap, graph_features, load_gnn, reinforce_loss, sample_tours, save_gnn,
     supervised_loss, tour_edge_targets,
 )
-from ncosolve.search import MCTSParams, mcts_search, solve_many, warm_up
+from ncosolve import solve_many
+from ncosolve.search.mcts import MCTSParams, mcts_search
+from ncosolve.search.methods import warm_up
 from ncosolve.search.candidates import nearest_neighbours, reverse_slots
 from ncosolve.search.heatmaps import make_heatmap, symmetrize
 
@@ -31,7 +33,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_tsp_gnn.py"
 @pytest.fixture(scope="module", autouse=True)
 def warm():
     """Load the compiled kernels and the shipped model once."""
-    warm_up(gnn=True)
+    warm_up("softdist", "knn-prior", "gnn")
 
 
 @pytest.fixture

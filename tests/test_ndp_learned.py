@@ -11,9 +11,9 @@ import torch
 from scipy.stats import spearmanr
 
 import ncosolve
-from ncosolve.baselines import ndp_exact, ndp_sorb  # noqa: F401  (register the methods)
+from ncosolve.baselines import ndp_sorb
 from ncosolve.baselines.ndp_ga import evolve
-from ncosolve.ndp_generators import (dndp_instance, grid_city, lane_addition_instance, lane_swap_instance,
+from ncosolve.problems.network_generators import (dndp_instance, grid_city, lane_addition_instance, lane_swap_instance,
                                      random_design_instance)
 from ncosolve.policies import ndp_rl, ndp_surrogate
 from ncosolve.policies.checkpoint import CheckpointError

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 import ncosolve
-from ncosolve.baselines import ndp_exact, ndp_ga, ndp_greedy  # noqa: F401  (register the methods)
 from ncosolve.baselines.ndp_exact import all_designs
 from ncosolve.errors import InfeasibleSolution, InvalidInstance
 from ncosolve.io.tntp import read_dndp, read_tntp, read_trips
-from ncosolve.ndp_generators import (braess, dndp_instance, grid_city, lane_addition_instance, lane_swap_instance,
+from ncosolve.problems.network_generators import (braess, dndp_instance, grid_city, lane_addition_instance, lane_swap_instance,
                                      perturb_demand, ring_radial_city)
 from ncosolve.problems import evaluate
 from ncosolve.problems.network import evaluate_designs

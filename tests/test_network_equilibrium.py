@@ -9,7 +9,7 @@ import pytest
 
 from ncosolve.errors import InvalidInstance
 from ncosolve.io.tntp import read_flows, read_tntp
-from ncosolve.ndp_generators import braess, grid_city, perturb_demand
+from ncosolve.problems.network_generators import braess, grid_city, perturb_demand
 from ncosolve.traffic import equilibrium, equilibrium_batch
 from ncosolve.traffic.solver import _solve_many, _solve_one
 

@@ -63,16 +63,18 @@ def test_a_hung_ray_task_is_cancelled_and_recorded(tmp_path, plugin_dir, monkeyp
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")]))
     import ray_plugin  # noqa: F401  (registers the methods and the suite here, too)
     from ncosolve import leaderboard as lb
-    from ncosolve.ray_runner import run_jobs_ray
+    from ncosolve.runner import RayRunner
 
-    jobs = lb.plan("ray-two", ["ray-hang", "ray-identity"])
+    jobs = lb.plan("ray-two", ["ray-hang", "ray-identity"], time_limit=1.0)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # the local Ray instance of this test
     try:
-        rows = run_jobs_ray(None, "ray-two", jobs, time_limit=1.0, preload=("ray_plugin",), kill_after_s=3.0)
+        rows = lb.run_leaderboard("ray-two", ["ray-hang", "ray-identity"], time_limit=1.0,
+                                  runner=RayRunner(None, preload=("ray_plugin",)))
     finally:
         ray.shutdown()
     by = {(r["instance"], r["method"]): r for r in rows}
-    assert [(r["instance"], r["method"]) for r in rows] == [(i.name, m) for i, m in jobs]
+    assert [(r["instance"], r["method"]) for r in rows] == [(j.instance.name, j.method) for j in jobs]
     hung = by[("eil51", "ray-hang")]
-    assert not hung["feasible"] and hung["timed_out"] and hung["reason"].startswith("killed: no answer after 3.")
-    assert by[("berlin52", "ray-identity")]["feasible"], by[("berlin52", "ray-identity")]
+    assert not hung["feasible"] and not hung["within_budget"] and hung["reason"].startswith("killed: no answer after")
+    assert hung["runtime_s"] >= lb.kill_after(1.0)
+    assert lb.counts(by[("berlin52", "ray-identity")]), by[("berlin52", "ray-identity")]

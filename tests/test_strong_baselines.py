@@ -164,7 +164,8 @@ def test_lkh_does_not_start_when_building_the_matrix_used_the_budget(eil51, monk
 def test_lkh_child_printing_a_short_tour_is_no_tour(eil51, monkeypatch):
     # an LKH child that answers with an empty line (seen once under heavy load) must not crash the method
     from ncosolve.baselines import lkh
-    monkeypatch.setattr(lkh, "_WORKER", "import sys; sys.stdin.buffer.read(); print()")
+    monkeypatch.setattr(lkh, "_WORKER", "import sys; print('ready', flush=True); sys.stdin.buffer.read(); print()")
+    monkeypatch.setattr(lkh, "_SPARE", [])  # no child started earlier with the real worker
     result = ncosolve.solve(eil51, "lkh", time_limit=2)
     assert result.solution is None and not result.feasible
     assert result.info["status"] == "LKH returned 0 of 51 cities"

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ncosolve
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong
-from ncosolve.ndp_generators import braess, dndp_instance, grid_city
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong
+from ncosolve.problems.network_generators import braess, dndp_instance, grid_city
 
 T = 1.0
 FEW = settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -37,42 +37,46 @@ def _instance(problem: str, size: int, seed: int):
     pytest.fail(f"no small-instance factory for problem {problem!r}: add one to tests/test_verification.py")
 
 
+def _routing_cost(instance, solution) -> float:
+    """The objective recomputed here, not by ``evaluate``: every customer once, loads within capacity, and the
+    sum of the closed walks' lengths from the dense distance matrix."""
+    d = instance.distance_matrix()
+    if instance.problem == "tsp":
+        tour = [int(v) for v in solution]
+        assert sorted(tour) == list(range(instance.n))
+        return float(sum(d[a, b] for a, b in zip(tour, tour[1:] + tour[:1])))
+    routes = [[int(c) for c in r] for r in solution]
+    assert sorted(c for r in routes for c in r) == list(range(1, instance.n))
+    assert all(sum(instance.demands[r]) <= instance.capacity + 1e-9 for r in routes)
+    return float(sum(sum(d[a, b] for a, b in zip([0] + r, r + [0])) for r in routes))
+
+
 def _solve_checked(instance, method: str, time_limit: float = T):
-    """solve() within 1.1 T + 0.5 s, feasible, and Result.cost == evaluate(); None when the method is unusable."""
+    """solve() within 1.1 T + 0.5 s of wall time besides its reported preparation, feasible, and (routing) a cost
+    that this test recomputes itself; None when the method's optional dependency is not installed."""
     start = time.perf_counter()
     try:
         result = ncosolve.solve(instance, method, time_limit=time_limit, seed=0)
     except ncosolve.MissingDependency:
         return None
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start - result.info["prepare_s"]
     assert elapsed <= 1.1 * time_limit + 0.5, f"{method} took {elapsed:.2f} s for a {time_limit} s budget"
-    assert result.feasible
-    assert result.cost == ncosolve.evaluate(instance, result.solution)
+    assert result.feasible, result.info.get("infeasible_reason")
+    if instance.problem in ("tsp", "cvrp", "cvrptw"):
+        assert result.cost == pytest.approx(_routing_cost(instance, result.solution), rel=1e-9)
     return result
 
 
 METHODS = [(p, m.name) for m in ncosolve.methods(available_only=True) for p in m.problems]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _compiled():
-    """One untimed solve per method first: numba and jax compile on first use (seen: 2opt 3.7 s on TSP, 25 s on
-    CVRP; ndp-exact 3.3 s), which is not what the budget contract measures."""
-    for problem, method in METHODS:
-        try:
-            ncosolve.solve(_instance(problem, 6, 0), method, time_limit=30.0 if problem == "ndp" else 0.5)
-        except ncosolve.NcoError:
-            continue  # refused (e.g. no shipped checkpoint): the test itself says so
-
-
 @pytest.mark.parametrize(("problem", "method"), METHODS, ids=[f"{p}-{m}" for p, m in METHODS])
 @FEW
 @given(size=st.integers(5, 12), seed=st.integers(0, 10_000))
-def test_result_is_feasible_and_cost_is_evaluate(problem, method, size, seed):
-    try:
-        _solve_checked(_instance(problem, size, seed), method)
-    except ncosolve.NcoError as exc:
-        pytest.skip(f"{method} refuses {problem} instances: {exc}")
+def test_result_is_feasible_within_budget_with_its_true_cost(problem, method, size, seed):
+    """Every installed method solves small random instances of each problem it lists: no refusal passes here.
+    No warm-up first: compilation on first use must be in ``prepare_s``, outside the budget."""
+    _solve_checked(_instance(problem, size, seed), method)
 
 
 def _brute_force_tsp(inst) -> float:
@@ -203,7 +207,8 @@ def _solve_or_report(inst, method: str):
     elapsed = time.perf_counter() - start
     assert elapsed <= 30 * T, f"{method} took {elapsed:.2f} s for a {T} s budget"
     if result.feasible:
-        assert result.cost == ncosolve.evaluate(inst, result.solution)
+        if inst.problem in ("tsp", "cvrp", "cvrptw"):
+            assert result.cost == pytest.approx(_routing_cost(inst, result.solution), rel=1e-9)
     else:
         assert result.cost == np.inf and result.info.get("infeasible_reason")
     return result

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ncosolve
-from ncosolve.ndp_generators import braess
+from ncosolve.problems.network_generators import braess
 from ncosolve.problems.distances import EDGE_WEIGHT_TYPES
 
 from fuzzing import outcome

@@ -7,7 +7,7 @@ import pytest
 
 import ncosolve
 import ncosolve.benchmarks
-from ncosolve.ndp_generators import braess
+from ncosolve.problems.network_generators import braess
 
 
 def test_tour_file_with_garbage_token_is_refused(tmp_path):
