@@ -44,12 +44,11 @@ import numpy as np
 import torch
 
 import ncosolve
-import ncosolve.policies.methods  # noqa: F401  (registers the attention methods)
 from ncosolve.policies.atsp import generate_atsp
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy, shipped_checkpoints
 from ncosolve.policies.decode import Decoding, decode
 from ncosolve.policies.reinforce import reference_costs
-from ncosolve.registry import get_method
+from ncosolve.catalog import get_method
 
 TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0}
 DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"

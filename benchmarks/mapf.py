@@ -22,12 +22,9 @@ from pathlib import Path
 import numpy as np
 
 import ncosolve
-import ncosolve.policies.mapf_methods  # noqa: F401  (registers mapf-learned)
-from ncosolve.baselines import mapf_cbs, mapf_cpsat, mapf_lacam, mapf_pibt, mapf_prioritized  # noqa: F401
 from ncosolve.benchmarks import data_dir
 from ncosolve.cli import parse_options
-from ncosolve.io import movingai  # noqa: F401  (registers the .map / .scen reader)
-from ncosolve.mapf_generators import generate_mapf, generate_mapf_lifelong, warehouse_grid
+from ncosolve.problems.mapf_generators import generate_mapf, generate_mapf_lifelong, warehouse_grid
 from ncosolve.problems.mapf import mapf_metrics
 
 MOVINGAI = data_dir() / "movingai"

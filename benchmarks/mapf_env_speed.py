@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ncosolve.envs.mapf import MAPFEnv
-from ncosolve.mapf_generators import random_grid, random_scenario
+from ncosolve.problems.mapf_generators import random_grid, random_scenario
 from ncosolve.problems.mapf import MAPFInstance
 
 POGEMA_SCRIPT = """

@@ -70,11 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from ncosolve.problems.mapf import MOVES, MAPFLifelongInstance, neighbor_table
-
-try:  # the BFS kernel's home moved during the catalog rewrite
-    from ncosolve.problems.mapf_kernels import bfs_many as _bfs_many
-except ImportError:  # ncosolve <= d6bde4a
-    from ncosolve.problems.mapf import _bfs_many
+from ncosolve.problems.mapf_kernels import bfs_many
 
 CONFIGS = {
     "random": {"agents": (8, 16, 24, 32, 48, 64), "seeds": 128, "horizon": 256},
@@ -227,7 +223,7 @@ class PibtStepper(_Stepper):
         g = (targets[:, 0] * self.w + targets[:, 1]).astype(np.int64)
         new = g != self.goal
         if new.any():
-            self.dist[new] = _bfs_many(self.nbr, g[new].astype(np.int32))
+            self.dist[new] = bfs_many(self.nbr, g[new].astype(np.int32))
             self.goal = g
             self.prio[new] -= np.floor(self.prio[new])
         empty = np.empty(0, dtype=np.int64)

@@ -62,7 +62,7 @@ from ncosolve.baselines import ndp_exact, ndp_ga, ndp_greedy, ndp_sorb  # noqa: 
 from ncosolve.baselines.ndp_exact import all_designs
 from ncosolve.traffic import equilibrium, equilibrium_batch
 from ncosolve.io.tntp import read_dndp, read_tntp
-from ncosolve.ndp_generators import grid_city, lane_addition_instance
+from ncosolve.problems.network_generators import grid_city, lane_addition_instance
 from ncosolve.policies import ndp_rl, ndp_surrogate  # noqa: F401  (register the learned methods)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import ncosolve
 from ncosolve.benchmarks import best_known, load_benchmark
-from ncosolve.registry import get_method
+from ncosolve.catalog import get_method
 
 # (method, suite, target mean gap in %)
 PLAN = [

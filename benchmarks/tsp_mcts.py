@@ -51,9 +51,9 @@ import numpy as np
 import ncosolve
 import ncosolve.search
 from ncosolve.benchmarks import best_known, data_dir, load_benchmark
-from ncosolve.registry import methods
+from ncosolve.catalog import methods
 from ncosolve.search.mcts import default_params
-from ncosolve.search.suites import SETS, reference_mean
+from ncosolve.suites.tsp_large import SETS, reference_mean
 
 RESULTS = Path(__file__).parent / "results"
 DENSE_METHODS = ("ortools", "lkh", "2opt")  # baselines that build an n x n matrix: not run at 10000 nodes
@@ -97,10 +97,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _init(method: str, heatmap: str | None) -> None:
-    import ncosolve.search  # noqa: F401  (registers the search methods in the spawned worker)
+    from ncosolve.search.methods import warm_up
 
     if method.startswith("mcts"):
-        ncosolve.search.warm_up(gnn=method == "mcts-gnn" or heatmap == "gnn")
+        warm_up("gnn" if method == "mcts-gnn" or heatmap == "gnn" else "softdist", "knn-prior")
 
 
 def _job(args):

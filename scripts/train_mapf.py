@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ncosolve.mapf_generators import generate_mapf_lifelong
+from ncosolve.problems.mapf_generators import generate_mapf_lifelong
 from ncosolve.policies.mapf_follower import FollowerConfig, FollowerNet, load_follower, save_follower
 from ncosolve.policies.mapf_ppo import PPOConfig, VecFollower, collect, make_instances, ppo_update, throughput
 from ncosolve.script_args import add_fields

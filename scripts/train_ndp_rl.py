@@ -27,9 +27,8 @@ import torch
 from tqdm import tqdm
 
 import ncosolve
-from ncosolve.baselines import ndp_greedy  # noqa: F401  (registers the reference method)
 from ncosolve.envs.network_design import NetworkDesignEnv
-from ncosolve.ndp_generators import random_design_instance
+from ncosolve.problems.network_generators import random_design_instance
 from ncosolve.policies.ndp_gnn import GNNConfig, save_model
 from ncosolve.policies.ndp_rl import LINK_FEATURES, DesignPolicy, rollout
 from ncosolve.problems import evaluate

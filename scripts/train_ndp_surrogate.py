@@ -31,7 +31,7 @@ import torch
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from ncosolve.ndp_generators import lane_addition_instance, random_design_instance
+from ncosolve.problems.network_generators import lane_addition_instance, random_design_instance
 from ncosolve.policies.ndp_gnn import GNNConfig, Graph, node_features, save_model
 from ncosolve.policies.ndp_surrogate import LINK_FEATURES, FlowSurrogate, link_inputs, training_group
 from ncosolve.problems.network import bpr_times

@@ -41,7 +41,6 @@ from tqdm import tqdm
 
 from ncosolve.script_args import parse_dataclass
 import ncosolve
-import ncosolve.baselines  # noqa: F401  (registers lkh)
 from ncosolve.policies.tsp_gnn import (
     GNNConfig, TSPGNN, graph_features, load_gnn, reinforce_loss, sample_tours, save_gnn, supervised_loss,
     tour_edge_targets,
