@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ncosolve import leaderboard as lb
+from ncosolve.runner import LocalRunner
 from ncosolve.store import ResultStore
 
 
@@ -28,7 +29,8 @@ def timed_run(suite: str, methods, time_limit: float, workers: int) -> tuple[flo
     """Wall seconds and rows of one leaderboard run into a fresh store."""
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        rows = lb.run_leaderboard(suite, methods, time_limit=time_limit, workers=workers, store=ResultStore(folder))
+        rows = lb.run_leaderboard(suite, methods, time_limit=time_limit, runner=LocalRunner(workers),
+                                  store=ResultStore(folder))
         return time.perf_counter() - start, rows
 
 
