@@ -9,13 +9,16 @@ solution whose cost ``solve()`` takes from ``evaluate()``. rl4co is imported onl
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
 from ncosolve.errors import InvalidInstance
+from ncosolve.generators import shrink
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import (SHIPPED, CheckpointError, instance_size, load_weights, read_checkpoint,
                                           write_checkpoint)
@@ -151,18 +154,50 @@ def pomo_decode(policy, cfg: dict, instances, augment: int = 8, max_starts: int 
     return [to_solution(problem, actions[i, best[i]].numpy()) for i in range(len(instances))]
 
 
+CALIBRATION_NODES = 50  # prepare times a decode of the instance cut to this many nodes
+DECODE_SHARE = 0.6  # of the time limit, what the estimated decode may take (rl4co's decode cannot be stopped)
+_SECONDS_PER_UNIT: dict[tuple, float] = {}  # (problem, checkpoint) -> seconds per node^2 x trajectory
+
+
 def prepare_rl4co(instance) -> None:
-    """Import rl4co's models and environments (seconds: lightning, tensordict, numba) and load the checkpoint the
-    instance will use: one-time costs outside the budget."""
+    """Import rl4co's models and environments (seconds: lightning, tensordict, numba), load the checkpoint the
+    instance will use, and time one decode of the instance cut to ``CALIBRATION_NODES`` nodes: one-time costs
+    outside the budget. The timing sizes the decode to the budget (``rl4co_pomo_solve``)."""
     import_rl4co()
-    if uses_coords(instance):
-        load_pomo(str(find_pomo(instance).resolve()), instance.problem)
+    if not uses_coords(instance):
+        return
+    path = str(find_pomo(instance).resolve())
+    policy, cfg = load_pomo(path, instance.problem)
+    key = (instance.problem, path)
+    tiny = shrink(instance, CALIBRATION_NODES)
+    if key in _SECONDS_PER_UNIT or tiny.n < 2:
+        return
+    start = time.perf_counter()
+    with torch_threads(1), torch.inference_mode():
+        pomo_decode(policy, cfg, [tiny], 1, None)
+    _SECONDS_PER_UNIT[key] = (time.perf_counter() - start) / (tiny.n ** 2 * instance_size(tiny))
+
+
+def decode_plan(instance, key: tuple, time_limit: float, augment: int, max_starts: int) -> tuple[int, int] | None:
+    """(augment, starts) whose estimated decode fits ``DECODE_SHARE`` of the time limit, from ``prepare_rl4co``'s
+    timing (measured on a smaller cut, so the estimate errs long); None when not even one trajectory fits.
+    Unprepared (no timing): the options as given."""
+    starts = min(instance_size(instance), max_starts)
+    unit = _SECONDS_PER_UNIT.get(key)
+    if unit is None:
+        return augment, starts
+    fit = DECODE_SHARE * time_limit / (unit * instance.n ** 2)  # trajectories that fit
+    if fit < 1:
+        return None
+    copies = augment if fit >= augment else 1  # rl4co's dihedral augmentation takes all 8 copies or none
+    return copies, max(1, min(starts, int(fit // copies)))
 
 
 def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None, augment: int = 8,
                      max_starts: int = MAX_STARTS, threads: int = 1):
     """Decode ``instance`` with an rl4co POMO checkpoint (given path or the nearest shipped size), in one batched
-    pass: the time limit is not checked inside it (``max_starts`` and ``augment`` bound its work)."""
+    pass that rl4co cannot stop: its size (copies, start nodes, at most ``augment`` and ``max_starts``) is chosen to
+    fit the time limit from ``prepare_rl4co``'s timing (``decode_plan``)."""
     if not uses_coords(instance):
         raise InvalidInstance(f"rl4co-pomo: {instance.name or 'instance'} has no planar coordinates "
                               f"({instance.edge_weight_type or 'explicit matrix'}); rl4co's POMO is Euclidean only")
@@ -170,8 +205,13 @@ def rl4co_pomo_solve(instance, time_limit: float, seed: int = 0, checkpoint: str
     policy, cfg = load_pomo(str(path.resolve()), instance.problem)
     if instance.n < 2:  # rl4co's instance norm needs two nodes; one node has one solution
         return ([0] if instance.problem == "tsp" else []), {"checkpoint": path.name, "trivial": True}
+    info = {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}"}
+    plan = decode_plan(instance, (instance.problem, str(path.resolve())), time_limit, augment, max_starts)
+    if plan is None:  # even one trajectory would overrun the budget: build without the network
+        info["fallback"] = "nearest neighbour (one decode would have overrun the time limit)"
+        built = nearest_neighbor_tour(instance) if instance.problem == "tsp" else nearest_neighbor_routes(instance)
+        return built, info
     with torch_threads(threads), torch.inference_mode():
         torch.manual_seed(seed)
-        solution = pomo_decode(policy, cfg, [instance], augment, max_starts)[0]
-    return solution, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']}", "augment": augment,
-                      "multistart": min(instance_size(instance), max_starts)}
+        solution = pomo_decode(policy, cfg, [instance], plan[0], plan[1])[0]
+    return solution, {**info, "augment": plan[0], "multistart": plan[1]}
