@@ -11,16 +11,9 @@ pytest.importorskip("elkai")
 
 from ncosolve.baselines import lkh  # noqa: E402
 from ncosolve.benchmarks import data_dir  # noqa: E402
+from test_strong_baselines import checked, within_budget  # noqa: E402  (the shared result checks)
 
 
-def within_budget(result, time_limit: float) -> bool:
-    return result.runtime_s <= 1.1 * time_limit + 0.5
-
-
-def checked(instance, result) -> float:
-    assert result.feasible, result.info
-    assert ncosolve.evaluate(instance, result.solution) == result.cost
-    return result.cost
 
 
 def _geo_instance(n: int, seed: int) -> ncosolve.TSPInstance:
