@@ -1,7 +1,8 @@
 """2-opt and Or-opt local search compiled with numba, on tours (TSP) and inside routes (CVRP, CVRPTW).
 
 Tours: moves come from k-nearest candidate lists (``ncosolve.search.candidates``) with a queue of active
-cities (don't-look bits). Edges are computed on the fly from coordinates by the instance's own convention
+cities (don't-look bits); the kernel is ``ncosolve.search.tour_ops.local_search``, the same one the MCTS
+restarts run (here with a full Or-opt neighbourhood over the lists, no gain-criterion pruning). Edges are computed on the fly from coordinates by the instance's own convention
 (or read from a given matrix), so a 10,000-node TSP needs O(n k) memory. Asymmetric matrices get Or-opt moves without reversal only, whose delta is exact (2-opt reverses a
 segment, which changes its length there). Routes: every 2-opt and Or-opt move inside each route, with
 asymmetric costs exact through prefix sums and, for CVRPTW, only moves that keep every time window.
@@ -25,7 +26,7 @@ from ncosolve.generators import kind, shrink
 from ncosolve.problems import TSPInstance, evaluate
 from ncosolve.problems.vrp import TIME_TOL
 from ncosolve.search.candidates import nearest_neighbours
-from ncosolve.search.tour_ops import pred, reverse_positions, succ
+from ncosolve.search.tour_ops import local_search
 
 NEIGHBOURS = 10  # candidate-list length for tours
 # ``2opt`` starts from farthest insertion up to this size and from nearest neighbour above, where 2-opt from
@@ -38,109 +39,8 @@ _EPS = 1e-9
 _CHUNK_WORK = 2_000_000  # about this many move evaluations (or swaps) per kernel call between clock checks
 
 
-@njit(cache=True)
-def _move_segment(tour, pos, buf, ps, s, u, rev):
-    """Move the ``s`` cities at positions ``ps``.. to between ``u`` and its successor (reversed if ``rev``),
-    rotating whichever side of the cycle is shorter."""
-    n = tour.shape[0]
-    for t in range(s):
-        buf[t] = tour[(ps + t) % n]
-    span_after = (pos[u] - ps) % n + 1  # the segment, then the cities up to u
-    span_before = n + s - span_after  # the cities from succ(u) up to the segment, then the segment
-    if span_after <= span_before:
-        for t in range(span_after - s):
-            tour[(ps + t) % n] = tour[(ps + s + t) % n]
-        first, length, start = (ps + span_after - s) % n, span_after, ps
-    else:
-        start = (ps + s - span_before) % n
-        for t in range(span_before - s - 1, -1, -1):
-            tour[(start + s + t) % n] = tour[(start + t) % n]
-        first, length = start, span_before
-    for t in range(s):
-        tour[(first + t) % n] = buf[s - 1 - t] if rev else buf[t]
-    for t in range(length):
-        p = (start + t) % n
-        pos[tour[p]] = p
-
-
-@njit(cache=True)
-def _improve_city(a, tour, pos, nbr, buf, touched, pts, mat, mode, symmetric):
-    """Apply the first improving 2-opt or Or-opt move that adds an edge at city ``a``; return how many cities
-    it touched (written to ``touched``), 0 when there is none."""
-    n = tour.shape[0]
-    if symmetric:
-        for direction in range(2):
-            b = succ(tour, pos, a) if direction == 0 else pred(tour, pos, a)
-            d_ab = edge(a, b, pts, mat, mode)
-            for c in nbr[a]:
-                d_ac = edge(a, c, pts, mat, mode)
-                if d_ac >= d_ab - _EPS:
-                    break  # lists are sorted: no later c shortens (a, b)
-                d = succ(tour, pos, c) if direction == 0 else pred(tour, pos, c)
-                if c == b or d == a:
-                    continue
-                delta = d_ac + edge(b, d, pts, mat, mode) - d_ab - edge(c, d, pts, mat, mode)
-                if delta < -_EPS:
-                    if direction == 0:
-                        reverse_positions(tour, pos, pos[b], pos[c])
-                    else:
-                        reverse_positions(tour, pos, pos[a], pos[d])
-                    touched[0], touched[1], touched[2], touched[3] = a, b, c, d
-                    return 4
-    for s in range(1, 4):
-        if s + 2 > n:
-            break
-        for end in range(2 if s > 1 else 1):  # a first (0) or last (1) city of the segment
-            ps = pos[a] if end == 0 else (pos[a] - s + 1) % n
-            f, last = tour[ps], tour[(ps + s - 1) % n]
-            p, q = tour[(ps - 1) % n], tour[(ps + s) % n]
-            removed = (edge(p, f, pts, mat, mode) + edge(last, q, pts, mat, mode)
-                       - edge(p, q, pts, mat, mode))
-            for c in nbr[a]:
-                for side in range(2):  # a lands right after c (0) or right before c (1)
-                    u = c if side == 0 else pred(tour, pos, c)
-                    v = succ(tour, pos, c) if side == 0 else c
-                    if (pos[u] - ps) % n < s or (pos[v] - ps) % n < s:
-                        continue  # the target edge touches the segment
-                    rev = s > 1 and side != end
-                    if rev and not symmetric:
-                        continue
-                    x, y = (last, f) if rev else (f, last)
-                    added = (edge(u, x, pts, mat, mode) + edge(y, v, pts, mat, mode)
-                             - edge(u, v, pts, mat, mode))
-                    if added - removed < -_EPS:
-                        _move_segment(tour, pos, buf, ps, s, u, rev)
-                        touched[0], touched[1], touched[2] = p, q, u
-                        touched[3], touched[4], touched[5] = v, f, last
-                        return 6
-    return 0
-
-
-@njit(cache=True)
-def _tour_search(tour, pos, nbr, queue, active, state, pts, mat, mode, symmetric, max_moves):
-    """Pop active cities and apply improving moves around them until the queue empties (a local optimum,
-    returns True) or ``max_moves`` moves were made. ``state`` = [queue head, queue size] across calls."""
-    n = tour.shape[0]
-    buf = np.empty(3, dtype=tour.dtype)
-    touched = np.empty(6, dtype=tour.dtype)
-    head, size = state[0], state[1]
-    moves = 0
-    while size > 0 and moves < max_moves:
-        a = queue[head]
-        head = (head + 1) % n
-        size -= 1
-        active[a] = False
-        count = _improve_city(a, tour, pos, nbr, buf, touched, pts, mat, mode, symmetric)
-        if count:
-            moves += 1
-            for t in range(count):
-                c = touched[t]
-                if not active[c]:
-                    active[c] = True
-                    queue[(head + size) % n] = c
-                    size += 1
-    state[0], state[1] = head, size
-    return moves, size == 0
+_NO_WEIGHTS = np.zeros((1, 1))  # no W / Q reinforcement (beta = 0) in the baseline
+_NO_CAND = np.zeros((1, 1), dtype=np.int64)
 
 
 def _tour_candidates(instance, k: int) -> np.ndarray:
@@ -168,8 +68,8 @@ def search_tour(instance, tour, time_limit: float | None = None, seed: int = 0,
     max_moves = max(50, _CHUNK_WORK // n)  # a move costs up to n / 2 swaps
     moves = 0
     while True:
-        done, optimal = _tour_search(tour, pos, nbr, queue, active, state, pts, mat, mode, instance.symmetric,
-                                     max_moves)
+        done, optimal, _ = local_search(tour, pos, nbr, queue, active, state, pts, mat, mode, instance.symmetric,
+                                        True, False, _EPS, max_moves, 0.0, _NO_WEIGHTS, _NO_WEIGHTS, _NO_CAND, 0.0)
         moves += done
         if optimal or (deadline is not None and time.perf_counter() >= deadline):
             return tour, {"iterations": moves, "local_optimum": bool(optimal)}

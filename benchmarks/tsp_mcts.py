@@ -17,18 +17,19 @@ interpreter and imported libraries, about 280 MiB before any search, more with t
 - ``tsplib``: the shipped TSPLIB instances of 400-2400 nodes, ``--methods`` (default mcts, ortools, lkh
   with ``--lkh-runs`` runs) at ``--budget`` s each: per-instance gap to the proven optimum, mean gaps,
   and the ratio of each method's mean gap to mcts' (OR-Tools' / mcts' is the issue's >= 5x target).
-- ``tune``: the search parameters behind ``default_params(n)``, chosen on generated uniform instances
-  (``ncosolve.generate``, seed 4242, never the test sets): ``--tune-instances`` instances of 500 and 1,000
-  cities and ``--tune-instances-10k`` of 10,000 at ``--budget-500/1000/10000`` s, each configuration of
-  ``TUNE_GRID`` (overrides of the current defaults), reporting the mean length and its excess over the best
-  configuration of that size.
+- ``tune``: the search parameters behind ``default_params(n)``, chosen on generated instances
+  (``ncosolve.generate``, seed 4242 + n, never the test sets) of each of ``--tune-distributions`` (default
+  uniform and clustered): ``--tune-instances`` instances per distribution of 500 and 1,000 cities and
+  ``--tune-instances-10k`` of 10,000 at ``--budget-500/1000/10000`` s, each configuration of ``TUNE_GRID``
+  (overrides of the current defaults; ``--tune-configs`` picks some), reporting the mean length and the mean
+  per-instance excess over the best configuration on each instance.
 - ``speed``: k-opt actions per second and peak memory of ``mcts`` and ``mcts-gnn`` on the first
   instance of tsp1000-fu and of tsp10000-fu, ``--budget`` s each; the setup (k-NN lists, heatmap,
   GNN inference) is reported apart.
 
 Usage: ``python benchmarks/tsp_mcts.py --part suites|heatmaps|tsplib|tune|speed [--instances 8] [--all]
-[--instances-10k 2] [--budget-500 5] [--budget-1000 10] [--budget-10000 30] [--budget 5]
-[--tune-instances 4] [--tune-instances-10k 1] [--methods ...] [--heatmaps softdist,knn-prior,gnn,all-zero] [--lkh-runs 1] [--processes 2] [--out FILE]``
+[--instances-1000 K] [--instances-10k 2] [--budget-500 5] [--budget-1000 10] [--budget-10000 30] [--budget 5]
+[--tune-instances 4] [--tune-distributions uniform,clustered] [--tune-configs ...] [--tune-instances-10k 1] [--methods ...] [--heatmaps softdist,knn-prior,gnn,all-zero] [--lkh-runs 1] [--processes 2] [--out FILE]``
 (default output ``benchmarks/results/tsp_mcts_<part>.json``).
 """
 
@@ -61,13 +62,16 @@ PARTS = ("suites", "heatmaps", "tsplib", "tune", "speed")
 TUNE_SEED = 4242  # generated tuning instances: a seed no test set uses
 TUNE_GRID = {  # overrides of default_params(n) tried by --part tune
     "defaults": {},
+    "no quadrant neighbours": {"quadrant": 0},
+    "1 quadrant neighbour per quadrant": {"quadrant": 1},
+    "2 quadrant neighbours per quadrant": {"quadrant": 2},
+    "3 quadrant neighbours per quadrant": {"quadrant": 3},
+    "no Or-opt in the restart local search": {"local_or_opt": False},
+    "Or-opt in the restart local search": {"local_or_opt": True},
+    "no Or-opt actions": {"or_opt": 0.0},
+    "10% Or-opt actions": {"or_opt": 0.1},
     "restart after 0.02 n": {"restart_factor": 0.02},
-    "restart after 0.2 n": {"restart_factor": 0.2},
-    "kick window 25": {"kick_window": 25},
     "kick window 100": {"kick_window": 100},
-    "7 candidates": {"candidates": 7},
-    "alpha 0.3": {"alpha": 0.3},
-    "published restart (sample, 10 n)": {"restart": "sample", "restart_factor": 10.0},
 }
 DEFAULT_METHODS = {"suites": "mcts,mcts-knn,ortools", "tsplib": "mcts,ortools,lkh", "speed": "mcts,mcts-gnn"}
 
@@ -77,12 +81,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=PARTS, default="suites", help="which table to produce (default suites)")
     parser.add_argument("--instances", type=int, default=8, help="first K instances of tsp500/1000 (default 8; 0 skips them)")
+    parser.add_argument("--instances-1000", type=int, default=None, help="first K of tsp1000 when it differs from "
+                        "--instances")
     parser.add_argument("--all", action="store_true", help="all 128 instances of tsp500/1000")
     parser.add_argument("--instances-10k", type=int, default=2, help="first K of tsp10000 (default 2; 0 skips)")
     parser.add_argument("--budget-500", type=float, default=5.0, help="seconds per 500-city instance")
     parser.add_argument("--budget-1000", type=float, default=10.0, help="seconds per 1000-city instance")
     parser.add_argument("--budget-10000", type=float, default=30.0, help="seconds per 10000-city instance")
     parser.add_argument("--tune-instances", type=int, default=4, help="generated 500/1000-city instances for tune")
+    parser.add_argument("--tune-distributions", default="uniform,clustered", help="generator distributions for tune "
+                        "(default uniform,clustered)")
+    parser.add_argument("--tune-configs", default="", help="comma-separated TUNE_GRID labels for tune (default all)")
     parser.add_argument("--tune-instances-10k", type=int, default=1, help="generated 10000-city instances for tune "
                         "(0 skips that size)")
     parser.add_argument("--budget", type=float, default=5.0, help="seconds per instance for tsplib and speed")
@@ -171,7 +180,9 @@ def part_suites(args) -> dict:
     """The Fu et al. sets, side by side per method."""
     chosen, skipped = chosen_methods(args.methods or DEFAULT_METHODS["suites"])
     count = None if args.all else args.instances
-    plan = [("tsp500-fu", count, args.budget_500), ("tsp1000-fu", count, args.budget_1000)] if count != 0 else []
+    count_1000 = count if args.all or args.instances_1000 is None else args.instances_1000
+    plan = [(suite, k, budget) for suite, k, budget in
+            (("tsp500-fu", count, args.budget_500), ("tsp1000-fu", count_1000, args.budget_1000)) if k != 0]
     if args.instances_10k > 0:
         plan.append(("tsp10000-fu", args.instances_10k, args.budget_10000))
     rows = []
@@ -238,29 +249,35 @@ def part_tsplib(args) -> dict:
 
 
 def part_tune(args) -> dict:
-    """Each configuration of TUNE_GRID on generated uniform instances of each size."""
+    """Each configuration of TUNE_GRID on generated instances of each size and distribution."""
     plan = [(500, args.tune_instances, args.budget_500), (1000, args.tune_instances, args.budget_1000),
             (10000, args.tune_instances_10k, args.budget_10000)]
+    grid = {label: TUNE_GRID[label] for label in (args.tune_configs.split(",") if args.tune_configs else TUNE_GRID)}
     rows = []
     for size, count, budget in plan:
         if count < 1:
             continue
-        instances = ncosolve.generate("tsp", count, size, seed=TUNE_SEED + size)
+        instances = [inst for dist in args.tune_distributions.split(",")
+                     for inst in ncosolve.generate("tsp", count, size, seed=TUNE_SEED + size, distribution=dist)]
         sized = []
-        for label, options in TUNE_GRID.items():
+        for label, options in grid.items():
             results, _, wall = solve_group(instances, "mcts", budget, args.processes, options)
-            sized.append({"n": size, "config": label, "options": options, "instances": count, "budget_s": budget,
+            sized.append({"n": size, "config": label, "options": options, "instances": len(instances),
+                          "distributions": args.tune_distributions, "budget_s": budget,
                           "mean_length": round(statistics.fmean(r.cost for r in results), 4),
+                          "lengths": [round(r.cost, 4) for r in results],
                           "actions_per_s": round(statistics.fmean(r.info["actions_per_s"] for r in results)),
-                          "wall_s": wall})
+                          "wall_s": wall, "load_average": [round(x, 2) for x in os.getloadavg()]})
             print(sized[-1], flush=True)
-        best = min(row["mean_length"] for row in sized)
-        for row in sized:
-            row["excess_over_best_pct"] = round(100.0 * (row["mean_length"] / best - 1.0), 3)
+        best = [min(row["lengths"][k] for row in sized) for k in range(len(instances))]
+        for row in sized:  # mean over the instances of each one's excess over the best configuration on it
+            row["excess_over_best_pct"] = round(100.0 * statistics.fmean(
+                length / b - 1.0 for length, b in zip(row["lengths"], best)), 3)
         rows.extend(sized)
     return {"rows": rows, "defaults": {n: dict(vars(default_params(n))) for n in (500, 1000, 10000)},
-            "note": f"generated uniform instances (seed {TUNE_SEED} + n), method mcts (softdist), seed 0; "
-                    "excess = mean length over the best configuration's at that size"}
+            "note": f"generated instances ({args.tune_distributions}; seed {TUNE_SEED} + n), method mcts (softdist), "
+                    "seed 0; excess = mean over the instances of the length's excess over the best configuration's "
+                    "on that instance"}
 
 
 def part_speed(args) -> dict:

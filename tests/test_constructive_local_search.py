@@ -262,3 +262,11 @@ def test_search_tour_stops_at_its_deadline():
     assert time.perf_counter() - began <= 1.1 * 0.1 + 0.5
     assert not info["local_optimum"] and info["iterations"] > 0
     assert ncosolve.evaluate(inst, tour) < ncosolve.evaluate(inst, start)
+
+
+def test_one_tour_local_search_kernel_is_shared_with_the_mcts():
+    from ncosolve.baselines import local_search as baseline
+    from ncosolve.search import mcts, tour_ops
+
+    assert baseline.local_search is tour_ops.local_search and mcts.local_search is tour_ops.local_search
+    assert not hasattr(tour_ops, "two_opt") and not hasattr(baseline, "_improve_city")

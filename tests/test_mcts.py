@@ -16,12 +16,12 @@ from ncosolve.problems.distances import coord_distances
 from ncosolve import solve_many
 from ncosolve.search.mcts import MCTSParams, mcts_search
 from ncosolve.search.methods import warm_up
-from ncosolve.search.candidates import nearest_neighbours, reverse_slots
+from ncosolve.search.candidates import candidate_lists, nearest_neighbours, quadrant_neighbours, reverse_slots
 from ncosolve.search.heatmaps import knn_prior_table, make_heatmap, select_candidates, symmetrize
 from ncosolve.search.metric import edge_length, kernel_metric, tour_length
-from ncosolve.search.mcts import run_actions
+from ncosolve.search.mcts import add_quadrant_candidates, default_params, or_opt_action, run_actions
 from ncosolve.suites.tsp_large import SETS
-from ncosolve.search.tour_ops import double_bridge, sample_tour, seed_rng, two_opt
+from ncosolve.search.tour_ops import double_bridge, local_search, sample_tour, seed_rng
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -121,15 +121,26 @@ def test_reverse_slots_and_symmetrized_heat():
     np.testing.assert_allclose(heat[i, r], heat[nbr[i, r], rev[i, r]])
 
 
+def run_local_search(st, lists, or_opt, beta=10.0):
+    """The shared 2-opt (+ Or-opt) kernel from every city until a local optimum: (new length, start length)."""
+    args = (st["pts"], st["mat"], st["mode"])
+    n = len(st["tour"])
+    start = tour_length(st["tour"], *args)
+    queue, active, state = st["tour"].copy(), np.ones(n, dtype=np.bool_), np.array([0, n], dtype=np.int64)
+    moves, optimal, length = local_search(st["tour"], st["pos"], lists, queue, active, state, *args, True, or_opt,
+                                          True, 1e-9, 10**6, start, st["W"], st["Q"], st["cand"], beta)
+    assert optimal and moves > 0
+    return length, start
+
+
 def test_two_opt_and_kopt_actions_never_lengthen_the_tour():
     inst = tsplib("kroA100")
     st = search_state(inst)
     args = (st["pts"], st["mat"], st["mode"])
-    start = tour_length(st["tour"], *args)
-    length, moves = two_opt(st["tour"], st["pos"], st["nbr"], st["cand"], st["W"], st["Q"], *args, 10.0, start,
-                            1e-9, 10**6, st["tour"].copy())
-    assert moves > 0 and length < start and length == pytest.approx(tour_length(st["tour"], *args))
+    length, start = run_local_search(st, st["nbr"], or_opt=False)
+    assert length < start and length == pytest.approx(tour_length(st["tour"], *args))
     np.testing.assert_array_equal(st["pos"][st["tour"]], np.arange(100))
+    assert st["Q"].sum() > 0  # the local-search moves were reinforced
     counters, state = np.zeros(3, dtype=np.int64), np.array([length, 0.0])
     previous = length
     for _ in range(50):
@@ -140,6 +151,120 @@ def test_two_opt_and_kopt_actions_never_lengthen_the_tour():
         previous = state[0]
     assert sorted(st["tour"]) == list(range(100)) and counters[0] == 50 * 200 and counters[1] > 0
     assert float(state[1]) == 50 * 200 and st["Q"].sum() > 0
+
+
+def test_or_opt_local_search_never_lengthens_and_beats_two_opt_alone():
+    inst = ncosolve.generate("tsp", 1, 300, seed=8)[0]
+    lengths = {}
+    for or_opt in (False, True):
+        st = search_state(inst, seed=3)
+        args = (st["pts"], st["mat"], st["mode"])
+        length, start = run_local_search(st, st["nbr"], or_opt)
+        assert length <= start and length == pytest.approx(tour_length(st["tour"], *args))
+        assert length == pytest.approx(ncosolve.evaluate(inst, st["tour"]))
+        np.testing.assert_array_equal(st["pos"][st["tour"]], np.arange(300))
+        lengths[or_opt] = length
+        if or_opt:  # at the end no single segment of 1-3 cities moves next to a listed neighbour of its end city
+            tour, pos, n = st["tour"], st["pos"], 300
+            d = inst.distance_matrix()
+            for p0 in range(n):
+                for s_len in (1, 2, 3):
+                    seg = [tour[(p0 + t) % n] for t in range(s_len)]
+                    pre, post = tour[(p0 - 1) % n], tour[(p0 + s_len) % n]
+                    removed = d[pre, seg[0]] + d[seg[-1], post] - d[pre, post]
+                    for a in {seg[0], seg[-1]}:
+                        for c in st["nbr"][a]:
+                            if d[a, c] >= removed - 1e-9:
+                                break  # the gain criterion the MCTS restarts use (prune=True)
+                            if c in seg:
+                                continue
+                            for u, v in ((c, tour[(pos[c] + 1) % n]), (tour[(pos[c] - 1) % n], c)):
+                                if u in seg or v in seg:
+                                    continue
+                                for x, y in ((seg[0], seg[-1]), (seg[-1], seg[0])):
+                                    if (u == c and x == a) or (v == c and y == a):  # a lands beside c
+                                        assert d[u, x] + d[y, v] - d[u, v] - removed > -1e-9
+    assert lengths[True] < lengths[False]
+
+
+def test_or_opt_actions_never_lengthen_the_tour():
+    inst = ncosolve.generate("tsp", 1, 200, seed=9)[0]
+    st = search_state(inst)
+    args = (st["pts"], st["mat"], st["mode"])
+    length, _ = run_local_search(st, st["nbr"], or_opt=False)
+    counters, state = np.zeros(3, dtype=np.int64), np.array([length, 0.0])
+    previous = length
+    for _ in range(20):  # only Or-opt actions (or_opt = 1)
+        run_actions(st["tour"], st["pos"], st["cand"], st["W"], st["Q"], counters, state, *args, 1.0, 10.0, 10,
+                    10**9, 1e-9, 200, 1.0)
+        assert state[0] <= previous + 1e-12
+        assert state[0] == pytest.approx(tour_length(st["tour"], *args), abs=1e-6)
+        previous = state[0]
+    assert state[0] < length and counters[1] > 0 and sorted(st["tour"]) == list(range(200))
+    np.testing.assert_array_equal(st["pos"][st["tour"]], np.arange(200))
+    assert ncosolve.evaluate(inst, st["tour"]) == pytest.approx(state[0])
+
+
+def brute_quadrants(coords, q):
+    """Each city's q nearest per quadrant (as sets), by a plain scan."""
+    n = len(coords)
+    out = []
+    for i in range(n):
+        dx, dy = coords[:, 0] - coords[i, 0], coords[:, 1] - coords[i, 1]
+        quad = np.select([(dx > 0) & (dy >= 0), (dx <= 0) & (dy > 0), (dx < 0) & (dy <= 0), (dx >= 0) & (dy < 0)],
+                         [0, 1, 2, 3], -1)
+        quad[i] = -1
+        d2 = dx * dx + dy * dy
+        rows = []
+        for h in range(4):
+            members = np.flatnonzero(quad == h)
+            rows.append(members[np.argsort(d2[members], kind="stable")][:q])
+        out.append(rows)
+    return out
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "clustered"])
+def test_candidates_include_each_citys_quadrant_neighbours(distribution):
+    inst = ncosolve.generate("tsp", 1, 400, seed=6, distribution=distribution)[0]
+    q, k = 2, 8
+    quad = quadrant_neighbours(inst, q)
+    assert quad.shape == (400, 8)
+    expected = brute_quadrants(inst.coords, q)
+    d = inst.distance_matrix()
+    lists, lengths = candidate_lists(inst, k, q)
+    knn = nearest_neighbours(inst, k)[0]
+    for i in range(400):
+        for h in range(4):
+            got = [c for c in quad[i, h * q:(h + 1) * q] if c >= 0]
+            want = list(expected[i][h])
+            assert len(got) == len(want)  # -1 only where the quadrant holds fewer than q cities
+            # the same distances (ties may pick a different city at equal distance)
+            np.testing.assert_allclose(sorted(d[i, got]), sorted(d[i, want]))
+        row = [c for c in lists[i] if c >= 0]
+        assert set(row) >= set(knn[i]) | set(got for h in range(4) for got in quad[i, h * q:(h + 1) * q] if got >= 0)
+        assert len(row) == len(set(row)) and i not in row
+        assert np.all(np.diff(lengths[i, :len(row)]) >= 0) and np.all(lengths[i, len(row):] == np.inf)
+        assert np.all(lists[i, len(row):] == -1)
+    if distribution == "clustered":  # the k nearest stay inside clusters; the quadrant lists leave them
+        assert lists.shape[1] > k and lengths[lists >= 0].max() > 5 * lengths[:, k - 1].max()
+
+
+def test_quadrant_candidates_widen_the_mcts_candidates_and_the_search_uses_them():
+    inst = ncosolve.generate("tsp", 1, 300, seed=7, distribution="clustered")[0]
+    params = MCTSParams()
+    st = search_state(inst, params)
+    cand, heat = add_quadrant_candidates(inst, st["cand"], st["W"] / 100.0, 1)
+    quad = quadrant_neighbours(inst, 1)
+    assert cand.shape[1] > st["cand"].shape[1] and np.array_equal(cand[:, :st["cand"].shape[1]], st["cand"])
+    for i in range(300):
+        assert set(quad[i][quad[i] >= 0]) <= set(cand[i][cand[i] >= 0])
+        assert len(set(cand[i][cand[i] >= 0])) == int((cand[i] >= 0).sum())
+    assert np.all(heat[cand < 0] == 0)
+    result = mcts_search(inst, time_limit=30.0, seed=0, max_actions=20_000,
+                         params=MCTSParams(restart="kick", restart_factor=0.05, quadrant=2, or_opt=0.2,
+                                           local_or_opt=True))
+    assert result.length == pytest.approx(ncosolve.evaluate(inst, result.tour))
+    assert result.info["candidates"] > params.candidates
 
 
 def test_double_bridge_keeps_a_permutation():

@@ -35,17 +35,18 @@ import numpy as np
 from numba import njit
 
 from ncosolve.errors import NcoError
-from ncosolve.search.candidates import nearest_neighbours
+from ncosolve.search.candidates import candidate_lists, nearest_neighbours, quadrant_neighbours
 from ncosolve.search.heatmaps import make_heatmap, select_candidates, symmetrize
 from ncosolve.search.metric import edge_length, kernel_metric, tour_length
 from ncosolve.search.tour_ops import (
-    double_bridge, flip_partner, pred, reinforce, reverse_positions, sample_tour, seed_rng, succ, two_opt,
+    double_bridge, flip_partner, local_search, move_segment, or_opt_delta, pred, reinforce, reverse_positions,
+    sample_tour, seed_rng, succ,
 )
 
 # Initial W = WEIGHT_SCALE * heat, as in Att-GCN's MCTS.
 WEIGHT_SCALE = 100.0
-# 2-opt runs in calls of at most this many moves (a fixed number keeps seeded runs reproducible).
-TWO_OPT_CHUNK = 20_000
+# The restart local search runs in calls of at most this many moves (a fixed number keeps seeded runs reproducible).
+LOCAL_SEARCH_CHUNK = 20_000
 # Fewest failed actions before a restart (small instances would otherwise restart every action or two).
 MIN_RESTART_AFTER = 50
 # Seconds a compiled chunk of actions should take between clock checks.
@@ -67,6 +68,11 @@ class MCTSParams:
     restart : "sample" (a new heatmap-sampled tour, as published) or "kick" (the best tour so far after a
         random local double-bridge of at most ``kick_window`` cities, then 2-opt on the touched cities).
     kick_window : span of the "kick" restart, in tour positions.
+    quadrant : quadrant neighbours per quadrant added to each city's candidates and local-search lists (0: the
+        k nearest alone; see ``ncosolve.search.candidates``).
+    or_opt : share of the actions that are Or-opt actions (move a segment of 1-3 cities next to a candidate of
+        its end city, chosen by the same Z) instead of k-opt chains.
+    local_or_opt : whether the restart local search makes Or-opt moves besides 2-opt.
     """
 
     alpha: float = 1.0
@@ -79,6 +85,9 @@ class MCTSParams:
     tau: float = 0.3
     restart: str = "sample"
     kick_window: int = 50
+    quadrant: int = 0
+    or_opt: float = 0.0
+    local_or_opt: bool = False
 
     def checked(self) -> "MCTSParams":
         """Self, or NcoError naming the first out-of-range parameter."""
@@ -86,6 +95,8 @@ class MCTSParams:
             raise NcoError("mcts: alpha, beta must be >= 0; restart_factor, tau > 0")
         if self.restart not in ("sample", "kick") or self.kick_window < 4:
             raise NcoError("mcts: restart must be 'sample' or 'kick', and kick_window >= 4")
+        if self.quadrant < 0 or not 0.0 <= self.or_opt <= 1.0:
+            raise NcoError("mcts: need quadrant >= 0 and 0 <= or_opt <= 1")
         if self.max_depth < 1 or self.candidates < 1 or self.neighbours < self.candidates:
             raise NcoError("mcts: need max_depth >= 1, candidates >= 1 and neighbours >= candidates")
         return self
@@ -108,23 +119,94 @@ def default_params(n: int) -> MCTSParams:
 
 
 @njit(cache=True)
+def or_opt_action(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarray, Q: np.ndarray,
+                  z: np.ndarray, buf: np.ndarray, state: np.ndarray, pts: np.ndarray, mat: np.ndarray, mode: int,
+                  alpha: float, beta: float, eps: float) -> float:
+    """One Or-opt action: a random city a and segment (1-3 cities starting or ending at a); a candidate c of a
+    sampled by Z as in the k-opt chains; the segment moves next to c (a beside c, either side, reversed as
+    needed) where that is shortest, and is kept only if the tour gets shorter. The gain (or loss) is
+    back-propagated into W / Q on edge (a, c). Returns the change in length (applied only when < -eps)."""
+    n = tour.shape[0]
+    m = cand.shape[1]
+    a = np.random.randint(n)
+    s = 1 + np.random.randint(3)
+    end = np.random.randint(2) if s > 1 else 0
+    ps = pos[a] if end == 0 else (pos[a] - s + 1) % n
+    omega = 0.0
+    valid = 0
+    for r in range(m):
+        if cand[a, r] >= 0:
+            omega += max(W[a, r], 0.0)
+            valid += 1
+    omega /= max(valid, 1)
+    log_m = math.log(state[1] + 1.0)
+    total = 0.0
+    for r in range(m):
+        c = cand[a, r]
+        z[r] = 0.0
+        if c < 0 or (pos[c] - ps) % n < s:
+            continue  # padding, or c inside the segment
+        exploit = max(W[a, r], 0.0) / omega if omega > 0.0 else 0.0
+        z[r] = exploit + alpha * math.sqrt(log_m / (Q[a, r] + 1.0)) + 1e-12
+        total += z[r]
+    if total <= 0.0:
+        return 0.0
+    x = np.random.random() * total
+    pick = -1
+    for r in range(m):
+        if z[r] > 0.0:
+            pick = r
+            x -= z[r]
+            if x <= 0.0:
+                break
+    c = cand[a, pick]
+    best, best_u, best_rev = np.inf, -1, False
+    for side in range(2):
+        delta, u, rev = or_opt_delta(tour, pos, ps, s, c, side, end, True, pts, mat, mode)
+        if delta < best:
+            best, best_u, best_rev = delta, u, rev
+    if best == np.inf:
+        return 0.0
+    length = state[0]
+    gain = beta * (math.exp(-best / length) - 1.0) if length > 0.0 else 0.0
+    reinforce(W, Q, cand, a, c, gain)
+    if best < -eps:
+        move_segment(tour, pos, buf, ps, s, best_u, best_rev)
+    return best
+
+
+@njit(cache=True)
 def run_actions(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarray, Q: np.ndarray,
                 counters: np.ndarray, state: np.ndarray, pts: np.ndarray, mat: np.ndarray, mode: int,
                 alpha: float, beta: float, max_depth: int, restart_after: int, eps: float,
-                n_actions: int) -> int:
-    """Run up to ``n_actions`` k-opt actions on the current tour; stop early when a restart is due.
+                n_actions: int, or_opt: float = 0.0) -> int:
+    """Run up to ``n_actions`` actions on the current tour; stop early when a restart is due. A share
+    ``or_opt`` of them are Or-opt actions (``or_opt_action``), the others k-opt chains.
 
     ``state`` = [current length, M]; ``counters`` = [actions, improvements, actions since the last
-    improvement]. Returns the number of actions run.
+    improvement]. Returns the number of actions run. Candidate rows may be padded with -1.
     """
     n = tour.shape[0]
     m = cand.shape[1]
     z = np.empty(m)
     flips = np.empty((max_depth, 2), dtype=np.int64)
     added = np.empty((max_depth, 2), dtype=np.int64)
+    buf = np.empty(3, dtype=tour.dtype)
     done = 0
     while done < n_actions and counters[2] < restart_after:
         length = state[0]
+        if or_opt > 0.0 and n >= 5 and np.random.random() < or_opt:
+            delta = or_opt_action(tour, pos, cand, W, Q, z, buf, state, pts, mat, mode, alpha, beta, eps)
+            state[1] += 1.0
+            counters[0] += 1
+            done += 1
+            if delta < -eps:
+                state[0] = length + delta
+                counters[1] += 1
+                counters[2] = 0
+            else:
+                counters[2] += 1
+            continue
         t1 = np.random.randint(n)
         t2 = succ(tour, pos, t1) if np.random.random() < 0.5 else pred(tour, pos, t1)
         delta = 0.0
@@ -133,14 +215,17 @@ def run_actions(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarr
         log_m = math.log(state[1] + 1.0)
         while depth < max_depth:
             omega = 0.0
+            valid = 0
             for s in range(m):
-                omega += max(W[t2, s], 0.0)
-            omega /= m
+                if cand[t2, s] >= 0:
+                    omega += max(W[t2, s], 0.0)
+                    valid += 1
+            omega /= max(valid, 1)
             total = 0.0
             for s in range(m):
                 t3 = cand[t2, s]
                 z[s] = 0.0
-                if t3 == t1 or t3 == t2:
+                if t3 < 0 or t3 == t1 or t3 == t2:
                     continue
                 t4, i, j = flip_partner(tour, pos, t1, t2, t3)
                 if t4 == t2:
@@ -188,6 +273,26 @@ def run_actions(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarr
                 reverse_positions(tour, pos, flips[d, 0], flips[d, 1])
             counters[2] += 1
     return done
+
+
+def add_quadrant_candidates(instance, cand: np.ndarray, cand_heat: np.ndarray,
+                            q: int) -> tuple[np.ndarray, np.ndarray]:
+    """``cand`` / ``cand_heat`` widened by each city's ``q`` quadrant neighbours per quadrant that are not
+    candidates yet (rows padded with -1 / heat 0 at the end). A new candidate starts with the smallest heat of
+    its row's candidates: the heatmap, defined on the k nearest, says nothing about it."""
+    if q <= 0:
+        return cand, cand_heat
+    quad = quadrant_neighbours(instance, q)
+    quad = np.where((quad[:, :, None] == cand[:, None, :]).any(axis=2), -1, quad)
+    order = np.argsort(quad < 0, axis=1, kind="stable")  # the new ones first, padding last
+    quad = np.take_along_axis(quad, order, axis=1)
+    width = int((quad >= 0).sum(axis=1).max())
+    if width == 0:
+        return cand, cand_heat
+    quad = quad[:, :width]
+    extra_heat = np.where(quad >= 0, cand_heat.min(axis=1, keepdims=True), 0.0)
+    return (np.ascontiguousarray(np.concatenate([cand, quad], axis=1)),
+            np.ascontiguousarray(np.concatenate([cand_heat, extra_heat], axis=1)))
 
 
 @dataclass
@@ -238,8 +343,13 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
     elif heat.shape != nbr.shape:
         raise NcoError(f"mcts: heat must have shape {nbr.shape} (the nearest-neighbour lists), got {heat.shape}")
     cand, cand_heat = select_candidates(symmetrize(heat, nbr), nbr, params.candidates, params.candidate_rule)
+    cand, cand_heat = add_quadrant_candidates(instance, cand, cand_heat, params.quadrant)
     W = np.ascontiguousarray(WEIGHT_SCALE * cand_heat)
     Q = np.zeros_like(W)
+    lists = candidate_lists(instance, params.neighbours, params.quadrant)[0] if params.quadrant > 0 else nbr
+    queue = np.empty(n, dtype=np.int64)
+    active = np.zeros(n, dtype=np.bool_)
+    queue_state = np.zeros(2, dtype=np.int64)
     positive = nbr_len[:, 0][nbr_len[:, 0] > 0]
     eps = 1e-9 * (float(np.mean(positive)) if len(positive) else 1.0)
     restart_after = max(MIN_RESTART_AFTER, int(params.restart_factor * n))
@@ -272,11 +382,17 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
                 sample_tour(tour, pos, cand, W, nbr, pts, mat, mode)
                 touched = tour.copy()
             length = tour_length(tour, pts, mat, mode)
+            _, first = np.unique(touched, return_index=True)
+            starts = touched[np.sort(first)]
+            active[:] = False
+            active[starts] = True
+            queue[:len(starts)] = starts
+            queue_state[0], queue_state[1] = 0, len(starts)
             while True:
-                length, moves = two_opt(tour, pos, nbr, cand, W, Q, pts, mat, mode, params.beta, length, eps,
-                                        TWO_OPT_CHUNK, touched)
-                touched = tour.copy()
-                if moves < TWO_OPT_CHUNK or time.perf_counter() > deadline:
+                _, optimal, length = local_search(tour, pos, lists, queue, active, queue_state, pts, mat, mode, True,
+                                                  params.local_or_opt, True, eps, LOCAL_SEARCH_CHUNK, length, W, Q,
+                                                  cand, params.beta)
+                if optimal or time.perf_counter() > deadline:
                     break
             state[0] = tour_length(tour, pts, mat, mode)
             counters[2] = 0
@@ -288,7 +404,7 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
         todo = chunk if max_actions is None else min(chunk, max_actions - int(counters[0]))
         t0 = time.perf_counter()
         done = run_actions(tour, pos, cand, W, Q, counters, state, pts, mat, mode, params.alpha, params.beta,
-                           params.max_depth, restart_after, eps, todo)
+                           params.max_depth, restart_after, eps, todo, params.or_opt)
         took = time.perf_counter() - t0
         if done == todo:
             target = min(CHUNK_SECONDS, max(remaining / 4, 1e-4))
@@ -298,5 +414,5 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
     search_seconds = time.perf_counter() - search_start
     return SearchResult(best_tour, instance.path_length(best_tour), int(counters[0]), int(counters[1]),
                         restarts, search_seconds, setup,
-                        {"candidates": int(cand.shape[1]), "neighbours": int(nbr.shape[1]),
+                        {"candidates": int(cand.shape[1]), "neighbours": int(lists.shape[1]),
                          "actions_per_s": counters[0] / search_seconds if search_seconds > 0 else 0.0})

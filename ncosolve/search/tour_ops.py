@@ -5,6 +5,10 @@ let t4 be t3's neighbour on the side that keeps one cycle, then swap edges (t1, 
 (t2, t3), (t1, t4). After each flip the tour is a valid cycle whose edge (t1, t4) is the one the next
 step breaks, so every depth of the chain is itself a closed tour (a sequential k-opt move).
 Segments are reversed on the shorter side, so a flip costs at most n / 2 swaps.
+
+``local_search`` is the library's one tour local search (2-opt + Or-opt over sorted neighbour lists with
+don't-look bits): the ``2opt`` baseline and the MCTS restarts both call it. Candidate and neighbour rows may be
+padded with -1 at the end (the quadrant-widened lists of ``ncosolve.search.candidates``).
 """
 
 from __future__ import annotations
@@ -119,14 +123,14 @@ def sample_tour(tour: np.ndarray, pos: np.ndarray, cand: np.ndarray, W: np.ndarr
         total = 0.0
         for s in range(m):
             c = cand[cur, s]
-            if where[c] < left and unvisited[where[c]] == c and W[cur, s] > 0.0:
+            if c >= 0 and where[c] < left and unvisited[where[c]] == c and W[cur, s] > 0.0:
                 total += W[cur, s]
         nxt = -1
         if total > 0.0:
             r = np.random.random() * total
             for s in range(m):
                 c = cand[cur, s]
-                if where[c] < left and unvisited[where[c]] == c and W[cur, s] > 0.0:
+                if c >= 0 and where[c] < left and unvisited[where[c]] == c and W[cur, s] > 0.0:
                     nxt = c
                     r -= W[cur, s]
                     if r <= 0.0:
@@ -173,60 +177,159 @@ def double_bridge(tour: np.ndarray, pos: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def two_opt(tour: np.ndarray, pos: np.ndarray, nbr: np.ndarray, cand: np.ndarray, W: np.ndarray,
-            Q: np.ndarray, pts: np.ndarray, mat: np.ndarray, mode: int, beta: float, length: float,
-            eps: float, max_moves: int, start_nodes: np.ndarray) -> tuple[float, int]:
-    """2-opt with neighbour lists and a work queue (first filled with ``start_nodes``), at most
-    ``max_moves`` improving moves.
+def move_segment(tour: np.ndarray, pos: np.ndarray, buf: np.ndarray, ps: int, s: int, u: int, rev: bool) -> None:
+    """Move the ``s`` cities at positions ``ps``.. to between ``u`` and its successor (reversed if ``rev``),
+    rotating whichever side of the cycle is shorter (``buf`` holds at least ``s`` cities)."""
+    n = tour.shape[0]
+    for t in range(s):
+        buf[t] = tour[(ps + t) % n]
+    span_after = (pos[u] - ps) % n + 1  # the segment, then the cities up to u
+    span_before = n + s - span_after  # the cities from succ(u) up to the segment, then the segment
+    if span_after <= span_before:
+        for t in range(span_after - s):
+            tour[(ps + t) % n] = tour[(ps + s + t) % n]
+        first, length, start = (ps + span_after - s) % n, span_after, ps
+    else:
+        start = (ps + s - span_before) % n
+        for t in range(span_before - s - 1, -1, -1):
+            tour[(start + s + t) % n] = tour[(start + t) % n]
+        first, length = start, span_before
+    for t in range(s):
+        tour[(first + t) % n] = buf[s - 1 - t] if rev else buf[t]
+    for t in range(length):
+        p = (start + t) % n
+        pos[tour[p]] = p
 
-    Each move adds edges (t2, t3) and (t1, t4) and is reinforced in W/Q like an improving search action.
-    Returns ``(new length, moves made)``; fewer than ``max_moves`` moves means no queued city improves.
+
+@njit(cache=True)
+def or_opt_delta(tour: np.ndarray, pos: np.ndarray, ps: int, s: int, c: int, side: int, end: int, symmetric: bool,
+                 pts: np.ndarray, mat: np.ndarray, mode: int) -> tuple[float, int, bool]:
+    """Change in length when the ``s`` cities from position ``ps`` move next to city ``c`` so that the segment's
+    first (``end`` 0) or last (1) city a lands right after c (``side`` 0) or right before c (1):
+    ``(delta, u, rev)`` for ``move_segment(.., u, rev)``; delta is inf when the move is not possible (c's edge
+    touches the segment, or it needs a reversal on an asymmetric instance)."""
+    n = tour.shape[0]
+    u = c if side == 0 else pred(tour, pos, c)
+    v = succ(tour, pos, c) if side == 0 else c
+    if (pos[u] - ps) % n < s or (pos[v] - ps) % n < s:
+        return np.inf, u, False  # the target edge touches the segment
+    rev = s > 1 and side != end
+    if rev and not symmetric:
+        return np.inf, u, False
+    f, last = tour[ps], tour[(ps + s - 1) % n]
+    p, q = tour[(ps - 1) % n], tour[(ps + s) % n]
+    x, y = (last, f) if rev else (f, last)
+    removed = edge_length(p, f, pts, mat, mode) + edge_length(last, q, pts, mat, mode) - edge_length(p, q, pts, mat, mode)
+    added = edge_length(u, x, pts, mat, mode) + edge_length(y, v, pts, mat, mode) - edge_length(u, v, pts, mat, mode)
+    return added - removed, u, rev
+
+
+@njit(cache=True)
+def _improve_city(a, tour, pos, nbr, buf, touched, pts, mat, mode, symmetric, or_opt, prune, eps, gain):
+    """Apply the first improving 2-opt or (``or_opt``) Or-opt move that adds an edge at city ``a``.
+
+    Returns how many cities it touched (written to ``touched``; 0: no move); ``gain[0]`` = the move's delta and
+    ``touched[6:12]`` its added edges as pairs (2-opt: two, Or-opt: three). ``nbr`` rows are sorted by length,
+    padded with -1. ``prune``: Or-opt only tries cities c with d(a, c) below the length the segment's removal
+    saves (the gain criterion; faster, but not a full Or-opt local optimum).
     """
     n = tour.shape[0]
-    queue = np.empty(n, dtype=np.int64)
-    queued = np.zeros(n, dtype=np.bool_)
-    size = 0
-    for c in start_nodes:
-        if not queued[c]:
-            queue[size] = c
-            queued[c] = True
-            size += 1
-    head = 0
+    if symmetric:
+        for direction in range(2):
+            b = succ(tour, pos, a) if direction == 0 else pred(tour, pos, a)
+            d_ab = edge_length(a, b, pts, mat, mode)
+            for c in nbr[a]:
+                if c < 0:
+                    break
+                d_ac = edge_length(a, c, pts, mat, mode)
+                if d_ac >= d_ab - eps:
+                    break  # lists are sorted: no later c shortens (a, b)
+                d = succ(tour, pos, c) if direction == 0 else pred(tour, pos, c)
+                if c == b or d == a:
+                    continue
+                delta = d_ac + edge_length(b, d, pts, mat, mode) - d_ab - edge_length(c, d, pts, mat, mode)
+                if delta < -eps:
+                    if direction == 0:
+                        reverse_positions(tour, pos, pos[b], pos[c])
+                    else:
+                        reverse_positions(tour, pos, pos[a], pos[d])
+                    touched[0], touched[1], touched[2], touched[3] = a, b, c, d
+                    touched[6], touched[7], touched[8], touched[9] = a, c, b, d
+                    touched[10], touched[11] = -1, -1
+                    gain[0] = delta
+                    return 4
+    if not or_opt:
+        return 0
+    for s in range(1, 4):
+        if s + 2 > n:
+            break
+        for end in range(2 if s > 1 else 1):  # a first (0) or last (1) city of the segment
+            ps = pos[a] if end == 0 else (pos[a] - s + 1) % n
+            f, last = tour[ps], tour[(ps + s - 1) % n]
+            p, q = tour[(ps - 1) % n], tour[(ps + s) % n]
+            removed = (edge_length(p, f, pts, mat, mode) + edge_length(last, q, pts, mat, mode)
+                       - edge_length(p, q, pts, mat, mode))
+            for c in nbr[a]:
+                if c < 0:
+                    break
+                if prune and edge_length(a, c, pts, mat, mode) >= removed - eps:
+                    break
+                for side in range(2):  # a lands right after c (0) or right before c (1)
+                    delta, u, rev = or_opt_delta(tour, pos, ps, s, c, side, end, symmetric, pts, mat, mode)
+                    if delta < -eps:
+                        v = succ(tour, pos, u)
+                        x, y = (last, f) if rev else (f, last)
+                        move_segment(tour, pos, buf, ps, s, u, rev)
+                        touched[0], touched[1], touched[2] = p, q, u
+                        touched[3], touched[4], touched[5] = v, f, last
+                        touched[6], touched[7], touched[8], touched[9] = u, x, y, v
+                        touched[10], touched[11] = p, q
+                        gain[0] = delta
+                        return 6
+    return 0
+
+
+@njit(cache=True)
+def local_search(tour: np.ndarray, pos: np.ndarray, nbr: np.ndarray, queue: np.ndarray, active: np.ndarray,
+                 state: np.ndarray, pts: np.ndarray, mat: np.ndarray, mode: int, symmetric: bool, or_opt: bool,
+                 prune: bool, eps: float, max_moves: int, length: float, W: np.ndarray, Q: np.ndarray,
+                 cand: np.ndarray, beta: float) -> tuple[int, bool, float]:
+    """2-opt (symmetric instances) and Or-opt (segments of 1-3 cities, reversed where symmetric) over the
+    neighbour lists ``nbr`` with a queue of active cities (don't-look bits): pop a city, apply the first
+    improving move that adds an edge at it, queue the cities the move touched; until the queue empties (a local
+    optimum over the lists) or ``max_moves`` moves were made. The one tour local search of the library: the
+    ``2opt`` baseline (``ncosolve.baselines.local_search``) and the MCTS restarts both run it.
+
+    ``queue`` (n) / ``active`` (n bools) / ``state`` = [head, size] carry the queue across calls. With
+    ``beta > 0`` each move's added edges are reinforced in W / Q (``cand`` rows) by beta * (exp(-delta / L) - 1)
+    like an improving search action (``length`` = L at the start). Returns ``(moves, local optimum reached,
+    new length)``.
+    """
+    n = tour.shape[0]
+    buf = np.empty(3, dtype=tour.dtype)
+    touched = np.empty(12, dtype=tour.dtype)
+    gain = np.zeros(1)
+    head, size = state[0], state[1]
     moves = 0
     while size > 0 and moves < max_moves:
-        t1 = queue[head]
+        a = queue[head]
         head = (head + 1) % n
         size -= 1
-        queued[t1] = False
-        improved = False
-        for direction in range(2):
-            t2 = succ(tour, pos, t1) if direction == 0 else pred(tour, pos, t1)
-            d12 = edge_length(t1, t2, pts, mat, mode)
-            for r in range(nbr.shape[1]):
-                t3 = nbr[t2, r]
-                d23 = edge_length(t2, t3, pts, mat, mode)
-                if d23 >= d12:
-                    break
-                if t3 == t1:
-                    continue
-                t4, i, j = flip_partner(tour, pos, t1, t2, t3)
-                if t4 == t2:
-                    continue
-                delta = d23 + edge_length(t1, t4, pts, mat, mode) - d12 - edge_length(t3, t4, pts, mat, mode)
-                if delta < -eps:
-                    reverse_positions(tour, pos, i, j)
-                    gain = np.exp(-delta / length) - 1.0
-                    reinforce(W, Q, cand, t2, t3, beta * gain)
-                    reinforce(W, Q, cand, t1, t4, beta * gain)
-                    length += delta
-                    moves += 1
-                    for c in (t1, t2, t3, t4):
-                        if not queued[c]:
-                            queue[(head + size) % n] = c
-                            size += 1
-                            queued[c] = True
-                    improved = True
-                    break
-            if improved:
-                break
-    return length, moves
+        active[a] = False
+        count = _improve_city(a, tour, pos, nbr, buf, touched, pts, mat, mode, symmetric, or_opt, prune, eps, gain)
+        if count:
+            moves += 1
+            if beta > 0.0 and length > 0.0:
+                amount = beta * (np.exp(-gain[0] / length) - 1.0)
+                for e in range(3):
+                    if touched[6 + 2 * e] >= 0:
+                        reinforce(W, Q, cand, touched[6 + 2 * e], touched[7 + 2 * e], amount)
+            length += gain[0]
+            for t in range(count):
+                c = touched[t]
+                if not active[c]:
+                    active[c] = True
+                    queue[(head + size) % n] = c
+                    size += 1
+    state[0], state[1] = head, size
+    return moves, size == 0, length
