@@ -7,13 +7,19 @@ the benchmark's LMAPF experiments (pogema-benchmark, ``raw_data_LMAPF/{01-random
 * ``random``: maps ``validation-random-seed-000`` ... ``-127`` from pogema-toolbox's random generator
   (``generate_map(MapRangeSettings().sample(seed))``: 17-21 x 17-21, obstacle density U[0.1, 0.3]), env seed 0,
   8 / 16 / 24 / 32 / 48 / 64 agents; ``--seeds`` picks the maps.
-* ``warehouse``: the benchmark's ``wfi_warehouse`` map (33 x 46; ``wfi_warehouse_map`` below rebuilds it, checked
-  against the benchmark's ``maps.yaml`` by its SHA-256), env seeds 0-127, 32 / 64 / 96 / 128 / 160 / 192 agents;
-  ``--seeds`` picks the env seeds. (pogema-toolbox 0.1.1's ``generate_wfi_warehouse`` yields a different,
-  28 x 64 layout, so it cannot rebuild this map.)
+* ``warehouse``: the benchmark's ``wfi_warehouse`` map (33 x 46) as its experiments register it
+  (``algorithms/experiments/03-warehouse/maps.yaml``: agents start in the station blocks at both ends, every
+  target is a cell beside a shelf; ``wfi_warehouse_map`` rebuilds it, checked by SHA-256), env seeds 0-127,
+  32 / 64 / 96 / 128 / 160 / 192 agents; ``--seeds`` picks the env seeds. ``warehouse-rawcopy``: the same
+  shelves with the start / target cells of the copy in ``raw_data_LMAPF/03-warehouse/maps.yaml`` (starts beside
+  the shelves, targets at the stations), which this script used before and the published runs did not (see
+  ``wfi_warehouse_map``). (pogema-toolbox 0.1.1's ``generate_wfi_warehouse`` yields a different, 28 x 64
+  layout, so it cannot rebuild either.)
 * both: ``on_target="restart"``, ``max_episode_steps=256``, ``observation_type="POMAPF"``,
   ``collision_system="soft"``, ``obs_radius=5``; the env is made by pogema-toolbox's ``create_env_base`` from
   its ``Environment`` config and reset with ``env.reset(seed=grid_config.seed)``, as its ``run_episode`` does.
+  (The benchmark's own ``algorithms/create_env.py`` also hands every algorithm each agent's future targets,
+  ``global_lifelong_targets_xy``, and its RHCR plans with them; the planners here get the current targets only.)
 
 How it runs: POGEMA pins old numpy / gymnasium / pydantic, so it lives in its own venv and this script (main
 venv, where ncosolve and torch are) starts ``--pogema-python`` on ``DRIVER`` below and talks to it one JSON
@@ -74,7 +80,8 @@ from ncosolve.problems.mapf_kernels import bfs_many
 
 CONFIGS = {
     "random": {"agents": (8, 16, 24, 32, 48, 64), "seeds": 128, "horizon": 256},
-    "warehouse": {"agents": (32, 64, 96, 128, 160, 192), "seeds": 128, "horizon": 256},
+    "warehouse": {"agents": (32, 64, 96, 128, 160, 192), "seeds": 128, "horizon": 256, "map": "experiments"},
+    "warehouse-rawcopy": {"agents": (32, 64, 96, 128, 160, 192), "seeds": 128, "horizon": 256, "map": "rawcopy"},
 }
 METHODS = ("mapf-learned", "mapf-pibt", "mapf-prioritized")
 
@@ -128,25 +135,51 @@ for line in sys.stdin:
 
 
 # ---------------------------------------------------------------------------------------------- maps
-def wfi_warehouse_map() -> str:
-    """The POGEMA benchmark's ``wfi_warehouse`` (33 x 46) in POGEMA's map symbols: ``#`` shelf, ``.`` free (start
-    or target), ``@`` start only (beside the shelves), ``$`` target only (the two station blocks at the ends).
+def wfi_warehouse_map(variant: str = "experiments") -> str:
+    """The POGEMA benchmark's ``wfi_warehouse`` (33 x 46) in POGEMA's map symbols, rebuilt and checked by SHA-256.
 
-    Eight rows of three 10-cell shelves, one free row between shelf blocks; built from that description and
-    checked against ``raw_data_LMAPF/03-warehouse/maps.yaml`` of pogema-benchmark (commit 3303133) by hash."""
+    Eight rows of three 10-cell shelves (``#``), one corridor row between shelf blocks, two 2-cell-wide station
+    blocks at each end. Two copies of it exist in pogema-benchmark, with different start / target cells:
+
+    * ``"experiments"`` (the default): ``algorithms/experiments/03-warehouse/maps.yaml``, the file the
+      benchmark's ``algorithms/eval.py`` registers and so the map its published LMAPF runs used (unchanged since
+      commit 92eb17a, July 2024, before the runs were committed). ``@`` start only (the station blocks at the
+      ends), ``$`` target only (the cells beside the shelves), ``!`` corridor (free; under POGEMA 1.3-1.4 neither a
+      start nor a target).
+    * ``"rawcopy"``: ``raw_data_LMAPF/03-warehouse/maps.yaml`` (commit 3303133), which the previous revision of
+      this script used: ``.`` free (start or target), ``@`` start only (beside the shelves), ``$`` target only
+      (the station blocks). Agents start beside the shelves and carry to the ends: not the published task (the
+      published RHCR throughput exceeds its no-other-agents bound on every seed at 32 and 64 agents, and its
+      per-seed correlation with that bound is -0.1, against 0.94 on the experiments' map)."""
     rows = []
     for r in range(33):
+        if variant == "experiments":
+            corridor, shelf_side, station = "!", "$", "!@@!@@!"
+        elif variant == "rawcopy":
+            corridor, shelf_side, station = ".", "@", ".$$.$$."
+        else:
+            raise ValueError(f"unknown wfi_warehouse variant {variant!r}")
         if r % 4 == 0:
-            rows.append("." * 46)
+            rows.append(corridor * 46)
             continue
-        middle = "#" if r % 4 == 2 else "@"
-        block = middle * 10
-        rows.append(".$$.$$." + ".".join([block] * 3) + ".$$.$$.")
+        block = ("#" if r % 4 == 2 else shelf_side) * 10
+        rows.append(station + corridor.join([block] * 3) + station)
     return "\n".join(rows)
 
 
-WFI_WAREHOUSE_SHA256 = "8b96a4f81a2447a679618d590ca1755de34f05f513868462818b997f89c81a5c"
-"""SHA-256 of the benchmark's ``wfi_warehouse`` map text (pogema-benchmark, raw_data_LMAPF/03-warehouse/maps.yaml)"""
+WFI_WAREHOUSE_SHA256 = {"experiments": "0d4407bf968989567ce1596d819eb31d5f5b141b99cc6efe3bf4c5e67e60341c",
+                        "rawcopy": "8b96a4f81a2447a679618d590ca1755de34f05f513868462818b997f89c81a5c"}
+"""SHA-256 of each ``wfi_warehouse`` map text (pogema-benchmark commit 3303133:
+``algorithms/experiments/03-warehouse/maps.yaml`` and ``raw_data_LMAPF/03-warehouse/maps.yaml``)"""
+
+
+def warehouse_map(config: str) -> str:
+    """The ``wfi_warehouse`` variant of a warehouse configuration, its hash checked."""
+    variant = CONFIGS[config]["map"]
+    text = wfi_warehouse_map(variant)
+    if hashlib.sha256(text.encode()).hexdigest() != WFI_WAREHOUSE_SHA256[variant]:
+        raise RuntimeError(f"wfi_warehouse_map({variant!r}) no longer matches the benchmark's map")
+    return text
 
 
 # ---------------------------------------------------------------------------------------------- adapter
@@ -451,10 +484,8 @@ class Pogema:
 def run_episode(pogema: Pogema, stepper: _Stepper, config: str, agents: int, seed: int) -> dict:
     """One POGEMA episode; POGEMA's throughput plus the adapter's counts."""
     req = {"config": config, "agents": agents, "seed": seed, "horizon": CONFIGS[config]["horizon"]}
-    if config == "warehouse":
-        req["map"] = wfi_warehouse_map()
-        if hashlib.sha256(req["map"].encode()).hexdigest() != WFI_WAREHOUSE_SHA256:
-            raise RuntimeError("wfi_warehouse_map() no longer matches the benchmark's map")
+    if config != "random":
+        req["map"] = warehouse_map(config)
     req["target_streams"] = True
     reply = pogema.call({"reset": req})
     adapter = PogemaAdapter(stepper)
@@ -477,7 +508,7 @@ def run_episode(pogema: Pogema, stepper: _Stepper, config: str, agents: int, see
 
 
 # ---------------------------------------------------------------------------------------------- published
-PUBLISHED_DIRS = {"random": "01-random", "warehouse": "03-warehouse"}
+PUBLISHED_DIRS = {"random": "01-random", "warehouse": "03-warehouse", "warehouse-rawcopy": "03-warehouse"}
 
 
 def published(raw_dir: str | None, config: str, agents: int, seeds: list[int]) -> dict:
@@ -513,8 +544,8 @@ def bound_episode(pogema: Pogema, config: str, agents: int, seed: int) -> dict:
     """The ``solo-bound`` pseudo-method: ``solo_bound`` of the episode POGEMA sets up, no stepping."""
     req = {"config": config, "agents": agents, "seed": seed, "horizon": CONFIGS[config]["horizon"],
            "target_streams": True}
-    if config == "warehouse":
-        req["map"] = wfi_warehouse_map()
+    if config != "random":
+        req["map"] = warehouse_map(config)
     reply = pogema.call({"reset": req})
     return {"throughput": solo_bound(reply["grid"], reply["agents_xy"], reply["target_streams"], reply["horizon"])}
 

@@ -52,12 +52,26 @@ def test_joint_conflicts():
     assert mp.joint_conflicts(pos, np.array([[1, 1], [1, 1], [1, 1]]), 5) == 2  # three on one cell
 
 
-def test_wfi_warehouse_map_is_the_benchmarks():
-    text = mp.wfi_warehouse_map()
+@pytest.mark.parametrize("variant", ["experiments", "rawcopy"])
+def test_wfi_warehouse_map_is_the_benchmarks(variant):
+    text = mp.wfi_warehouse_map(variant)
     rows = text.split("\n")
     assert len(rows) == 33 and {len(r) for r in rows} == {46}
-    assert hashlib.sha256(text.encode()).hexdigest() == mp.WFI_WAREHOUSE_SHA256
+    assert hashlib.sha256(text.encode()).hexdigest() == mp.WFI_WAREHOUSE_SHA256[variant]
     assert text.count("#") == 8 * 3 * 10
+    assert mp.warehouse_map("warehouse" if variant == "experiments" else "warehouse-rawcopy") == text
+
+
+def test_warehouse_starts_and_targets_are_the_experiments():
+    """The published runs' map: starts only in the end station blocks, targets only beside the shelves."""
+    rows = mp.wfi_warehouse_map().split("\n")
+    starts = {(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch == "@"}
+    targets = {(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch == "$"}
+    assert starts and all(c < 6 or c > 39 for _, c in starts)
+    assert targets and all(6 < c < 39 and r % 4 in (1, 3) for r, c in targets)
+    assert set("".join(rows)) == {"!", "@", "$", "#"}
+    with pytest.raises(ValueError, match="variant"):
+        mp.wfi_warehouse_map("nope")
 
 
 def _play(stepper, grid, starts, goals, steps):
@@ -126,3 +140,19 @@ def test_short_pogema_episode():
         pogema.close()
     assert len(adapter.decide_s) == 16 and adapter.our_conflicts == 0 and adapter.rejected == 0
     assert reply["metrics"]["avg_throughput"] == pytest.approx(adapter.reached / 16)
+
+
+@pytest.mark.skipif(not Path(POGEMA_PYTHON).exists(), reason="no POGEMA venv (see benchmarks/mapf_pogema.py)")
+def test_pogema_warehouse_places_agents_at_the_stations():
+    """POGEMA reads the experiments' map as the published runs had it: starts in the end station blocks,
+    targets (first and next) beside the shelves; the no-other-agents bound is above the published RHCR."""
+    pogema = mp.Pogema(POGEMA_PYTHON)
+    try:
+        reply = pogema.call({"reset": {"config": "warehouse", "agents": 32, "seed": 0, "horizon": 256,
+                                       "map": mp.warehouse_map("warehouse"), "target_streams": True}})
+    finally:
+        pogema.close()
+    assert all(c < 6 or c > 39 for _, c in reply["agents_xy"])
+    assert all(6 < c < 39 and r % 4 in (1, 3) for seq in reply["target_streams"] for r, c in seq)
+    bound = mp.solo_bound(reply["grid"], reply["agents_xy"], reply["target_streams"], reply["horizon"])
+    assert bound > 1.2  # published RHCR, seed 0, 32 agents: 1.195 (raw_data_LMAPF/03-warehouse/RHCR.json)
