@@ -1,5 +1,9 @@
 """The TSP as a Gymnasium env (``ncosolve/TSP-v0``), and ``RoutingEnv``, the base CVRP-v0 / CVRPTW-v0 share.
 
+The dynamics and masks are the routing core's (``ncosolve.envs.routing_core``), the same code the attention
+policies train and decode on; each env is its one-instance, one-trajectory case, and ``RoutingVectorEnv``
+(``gym.make_vec(..., vectorization_mode="vector_entry_point")``) its batched one.
+
 Every routing env takes one action per node visit (``Discrete(n)``, the node index), returns a ``Dict``
 observation with an ``int8`` ``action_mask`` (at least one entry is 1), and pays ``-`` the length of the
 edges just driven, measured with ``instance.edges_length`` in the instance's own rounding convention, so a
@@ -18,10 +22,13 @@ how matrix-only instances, e.g. asymmetric TSPs, are observed).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from gymnasium import Env, spaces
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ncosolve.envs.observe import check_fits, instance_features, node_spaces, state_obs, why_masked
+from ncosolve.envs.routing_core import RouteState, routing_tensors, to_solution
 from ncosolve.errors import InvalidInstance
 from ncosolve.generators import DISTRIBUTIONS, generate
 from ncosolve.plotting import plot_points
@@ -29,11 +36,10 @@ from ncosolve.problems import evaluate
 
 
 class RoutingEnv(Env):
-    """Shared parts of the routing envs: instance intake (given or generated), node features, rendering.
+    """Shared parts of the routing envs: instance intake (given or generated), node features, stepping the
+    routing core (``ncosolve.envs.routing_core.RouteState``, one instance, one trajectory), rendering.
 
-    Subclasses set ``problem`` and implement ``_reset_state``, ``_mask``, ``_obs``, ``_visit`` (which sets
-    ``done`` on the last move), ``_why_masked`` (the rejection message), ``_walks`` (what to draw) and
-    ``_solution``.
+    Subclasses set ``problem`` and the observation space, and may extend ``_final_info`` and ``_walks``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -48,59 +54,56 @@ class RoutingEnv(Env):
         self.matrix, self.render_mode = bool(matrix), render_mode
         self.action_space = spaces.Discrete(num_nodes)
         self.instance = None
+        self.state: RouteState | None = None
+        self.actions: list[int] = []  # every accepted action (a TSP's starts with node 0)
         self._features: dict[str, np.ndarray] = {}
-        self.length = 0.0  # driven so far, in the instance's units
-        self.done = True
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode has ended (True before the first reset)."""
+        return self.state is None or bool(self.state.done[0, 0])
+
+    @property
+    def length(self) -> float:
+        """Length driven so far, in the instance's units."""
+        return 0.0 if self.state is None else float(self.state.length[0, 0])
 
     def _node_spaces(self) -> dict[str, spaces.Space]:
         """``coords`` or ``distances`` (``matrix=True``), plus where the vehicle is and what is visited."""
-        n = self.num_nodes
-        if self.matrix:
-            nodes = {"distances": spaces.Box(0.0, np.inf, (n, n), np.float32)}
-        else:
-            nodes = {"coords": spaces.Box(-np.inf, np.inf, (n, 2), np.float32)}
-        return {**nodes, "current": spaces.Discrete(n), "visited": spaces.MultiBinary(n),
-                "action_mask": spaces.MultiBinary(n)}
+        return node_spaces(self.num_nodes, self.matrix)
 
     def _take_instance(self, options: dict | None):
         """The instance in ``options["instance"]`` after checking it fits this env, else a generated one."""
         inst = (options or {}).get("instance")
-        name = type(self).__name__
         if inst is None:
             seed = int(self.np_random.integers(2**31 - 1))
             return generate(self.problem, 1, self.size, seed=seed, distribution=self.distribution)[0]
-        if getattr(inst, "problem", None) != self.problem:
-            raise InvalidInstance(f"{name}: expected a {self.problem} instance, got {type(inst).__name__}")
-        if inst.n != self.num_nodes:
-            raise InvalidInstance(f"{name}: the env was built for {self.num_nodes} nodes (size={self.size}) "
-                                  f"but {inst.name or 'the instance'} has {inst.n}; make the env with a matching size")
-        if not self.matrix and inst.coords is None:
-            raise InvalidInstance(f"{name}: {inst.name or 'the instance'} has a distance matrix only; "
-                                  "build the env with matrix=True to observe distances")
-        return inst
+        return check_fits(inst, self.problem, self.num_nodes, self.matrix, type(self).__name__)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode on ``options["instance"]`` (its size must match) or on a generated instance."""
         super().reset(seed=seed)
         self.instance = self._take_instance(options)
-        if self.matrix:
-            self._features = {"distances": self.instance.distance_matrix().astype(np.float32)}
-        else:
-            self._features = {"coords": self.instance.coords.astype(np.float32)}
-        self._features.update(self._static_features())
-        self.length, self.done = 0.0, False
-        self._reset_state()
+        self._features = instance_features(self.instance, self.matrix)
+        self.state = RouteState.initial(routing_tensors([self.instance]), 1)
+        self.actions = []
+        if self.problem == "tsp":  # the tour starts at node 0
+            self._move(0)
         return self._obs(), {}
 
-    def _static_features(self) -> dict[str, np.ndarray]:
-        """Per-instance arrays (beyond coords / distances) copied into every observation."""
-        return {}
-
-    def _base_obs(self, current: int, visited: np.ndarray) -> dict:
+    def _obs(self) -> dict:
         """Node features, position and masks, all fresh copies (callers keep what they are given)."""
         obs = {key: value.copy() for key, value in self._features.items()}
-        obs.update(current=np.int64(current), visited=visited.copy(), action_mask=self._mask())
+        obs.update({key: value[0].numpy() for key, value in state_obs(self.state).items()})
+        obs["current"] = np.int64(obs["current"])
         return obs
+
+    def _move(self, node: int) -> float:
+        """Step the core to ``node``; the length driven."""
+        before = self.length
+        self.state.step(torch.tensor([[node]]))
+        self.actions.append(node)
+        return self.length - before
 
     def step(self, action):
         """Visit node ``action``; a masked action is rejected (no change, reward 0, ``info["invalid_action"]``)."""
@@ -111,17 +114,18 @@ class RoutingEnv(Env):
         if not self.action_space.contains(action):
             raise ValueError(f"{type(self).__name__}: action {action!r} is not a node index in 0..{self.num_nodes - 1}")
         node = int(action)
-        if not self._mask()[node]:
-            return self._obs(), 0.0, False, False, {"invalid_action": self._why_masked(node)}
-        src, dst = self._visit(node)
-        reward = -self.instance.edges_length(src, dst)
-        self.length -= reward
+        if not bool(self.state.mask()[0, 0, node]):
+            return self._obs(), 0.0, False, False, {"invalid_action": why_masked(self.instance, self.state, node)}
+        reward = -self._move(node)
         return self._obs(), reward, self.done, False, self._final_info() if self.done else {}
 
     def _final_info(self) -> dict:
         """What a finished episode reports: the solution in the library's format and its ``evaluate`` cost."""
         solution = self._solution()
         return {"solution": solution, "objective": evaluate(self.instance, solution), "feasible": True}
+
+    def _solution(self):
+        return to_solution(self.problem, self.actions)
 
     def render(self):
         """The partial tour / routes drawn on the instance as an (H, W, 3) uint8 array (``rgb_array`` mode)."""
@@ -176,41 +180,6 @@ class TSPEnv(RoutingEnv):
             raise InvalidInstance(f"size: a TSP env needs at least 2 nodes, got {size}")
         super().__init__(size, size, distribution, matrix, render_mode)
         self.observation_space = spaces.Dict(self._node_spaces())
-        self.tour: list[int] = []
-        self.visited = np.zeros(size, dtype=np.int8)
-
-    def _reset_state(self) -> None:
-        self.tour = [0]
-        self.visited = np.zeros(self.num_nodes, dtype=np.int8)
-        self.visited[0] = 1
-
-    def _mask(self) -> np.ndarray:
-        if self.done:
-            mask = np.zeros(self.num_nodes, dtype=np.int8)
-            mask[0] = 1
-            return mask
-        return (1 - self.visited).astype(np.int8)
-
-    def _why_masked(self, node: int) -> str:
-        return f"node {node} is already in the tour"
-
-    def _obs(self) -> dict:
-        current = 0 if self.done else self.tour[-1]
-        return self._base_obs(current, self.visited)
-
-    def _visit(self, node: int) -> tuple[list[int], list[int]]:
-        """Append ``node``; return the edges driven (with the closing edge on the last visit)."""
-        src, dst = [self.tour[-1]], [node]
-        self.tour.append(node)
-        self.visited[node] = 1
-        if len(self.tour) == self.num_nodes:
-            src.append(node)
-            dst.append(self.tour[0])
-            self.done = True
-        return src, dst
 
     def _walks(self) -> list[list[int]]:
-        return [self.tour + [self.tour[0]] if self.done else list(self.tour)]
-
-    def _solution(self) -> list[int]:
-        return list(self.tour)
+        return [self.actions + [0] if self.done else list(self.actions)]

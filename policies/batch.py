@@ -1,41 +1,42 @@
-"""Instances as model tensors: normalised node features and pair distances, plus exact costs for the reward."""
+"""Instances as model tensors: normalised node features and pair distances, beside the routing core's exact
+tensors (``RoutingTensors``) that the dynamics and rewards use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
-NODE_FEATURES = 6  # x, y, demand / capacity, is_depot, mean distance out, mean distance in
+from ncosolve.envs.routing_core import RoutingTensors, routing_tensors
+
+BASE_FEATURES = 6  # x, y, demand / capacity, is_depot, mean distance out, mean distance in
+TIME_FEATURES = 3  # CVRPTW: ready, due and service time, on the distances' scale
+
+
+def node_features(problem: str) -> int:
+    """Node feature width the model embeds for ``problem``."""
+    return BASE_FEATURES + (TIME_FEATURES if problem == "cvrptw" else 0)
 
 
 @dataclass(frozen=True)
-class RoutingBatch:
-    """B same-size instances of one problem ("tsp" or "cvrp"); shapes in comments.
+class RoutingBatch(RoutingTensors):
+    """``RoutingTensors`` plus what the model sees; shapes in comments.
 
-    ``dist`` is what the model sees (scaled so the instance spans about one unit); ``cost`` holds the
-    instance's own edge lengths (``distance_matrix()``, float64) so rewards match ``evaluate``.
+    ``dist`` is scaled so the instance spans about one unit, and ``scale`` is the divisor, so the model reads
+    times (CVRPTW) on the same scale as distances: ``time / scale``.
     """
 
-    problem: str
-    nodes: torch.Tensor  # (B, N, NODE_FEATURES) float32
+    nodes: torch.Tensor  # (B, N, node_features(problem)) float32
     dist: torch.Tensor  # (B, N, N) float32, scaled
-    cost: torch.Tensor  # (B, N, N) float64, the instance's convention
-    demand: torch.Tensor  # (B, N) float64, raw demands (zeros for TSP)
-    capacity: torch.Tensor  # (B,) float64 (ones for TSP)
+    scale: torch.Tensor  # (B,) float64
     has_coords: bool
     copies: int = 1  # dihedral copies stacked copy-major: row b shares its distances with row b % (B / copies)
 
-    @property
-    def size(self) -> int:
-        """Number of nodes N (depot included for CVRP)."""
-        return self.nodes.shape[1]
-
     def to(self, device) -> "RoutingBatch":
         """The same batch on ``device``."""
-        return replace(self, nodes=self.nodes.to(device), dist=self.dist.to(device), cost=self.cost.to(device),
-                       demand=self.demand.to(device), capacity=self.capacity.to(device))
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
+                                if isinstance(getattr(self, f.name), torch.Tensor)})
 
 
 def uses_coords(inst) -> bool:
@@ -57,35 +58,32 @@ def _scaled(inst) -> tuple[np.ndarray | None, np.ndarray, float]:
 
 
 def from_instances(instances, device="cpu") -> RoutingBatch:
-    """Stack same-size TSP or CVRP instances (Euclidean or matrix) into one batch."""
-    problem = instances[0].problem
-    if problem not in ("tsp", "cvrp"):
-        raise ValueError(f"attention policies solve tsp and cvrp, not {problem!r}")
-    if any(inst.problem != problem or inst.n != instances[0].n for inst in instances):
-        raise ValueError("from_instances: all instances must share problem and size")
-    n = instances[0].n
-    nodes = np.zeros((len(instances), n, NODE_FEATURES), dtype=np.float32)
-    dist = np.empty((len(instances), n, n), dtype=np.float32)
-    cost = np.empty((len(instances), n, n), dtype=np.float64)
-    demand = np.zeros((len(instances), n), dtype=np.float64)
-    capacity = np.ones(len(instances), dtype=np.float64)
+    """Stack same-size TSP, CVRP or CVRPTW instances (Euclidean or matrix) into one batch."""
+    core = routing_tensors(instances)
+    problem, (b, n) = core.problem, core.demand.shape
+    nodes = np.zeros((b, n, node_features(problem)), dtype=np.float32)
+    dist = np.empty((b, n, n), dtype=np.float32)
+    scales = np.empty(b)
     has_coords = True
-    for b, inst in enumerate(instances):
+    for k, inst in enumerate(instances):
         xy, matrix, scale = _scaled(inst)
-        cost[b] = matrix
-        dist[b] = matrix / scale
+        scales[k] = scale
+        dist[k] = matrix / scale
         if xy is None:
             has_coords = False
         else:
-            nodes[b, :, :2] = xy
-        if problem == "cvrp":
-            demand[b], capacity[b] = inst.demands, inst.capacity
-            nodes[b, 0, 3] = 1.0
-        nodes[b, :, 2] = demand[b] / capacity[b]
-        nodes[b, :, 4] = dist[b].mean(axis=1)
-        nodes[b, :, 5] = dist[b].mean(axis=0)
+            nodes[k, :, :2] = xy
+        if problem != "tsp":
+            nodes[k, :, 2] = inst.demands / inst.capacity
+            nodes[k, 0, 3] = 1.0
+        nodes[k, :, 4] = dist[k].mean(axis=1)
+        nodes[k, :, 5] = dist[k].mean(axis=0)
+        if problem == "cvrptw":
+            nodes[k, :, 6:8] = inst.time_windows / scale
+            nodes[k, :, 8] = inst.service_times / scale
     t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
-    return RoutingBatch(problem, t(nodes), t(dist), t(cost), t(demand), t(capacity), has_coords)
+    fields_ = {name: value.to(device) for name, value in core.core_fields().items() if name != "problem"}
+    return RoutingBatch(problem, **fields_, nodes=t(nodes), dist=t(dist), scale=t(scales), has_coords=has_coords)
 
 
 def transform(batch: RoutingBatch, k: int) -> RoutingBatch:
@@ -105,6 +103,7 @@ def dihedral(batch: RoutingBatch, copies: int = 8) -> RoutingBatch:
     if not 1 <= copies <= 8:
         raise ValueError(f"dihedral: copies must be 1..8, got {copies}")
     rep = lambda a: a.repeat(copies, *([1] * (a.dim() - 1)))  # noqa: E731
-    return replace(batch, nodes=torch.cat([transform(batch, k).nodes for k in range(copies)]), dist=rep(batch.dist),
-                   cost=rep(batch.cost), demand=rep(batch.demand), capacity=rep(batch.capacity),
+    repeated = {f.name: rep(getattr(batch, f.name)) for f in fields(batch)
+                if isinstance(getattr(batch, f.name), torch.Tensor) and f.name != "nodes"}
+    return replace(batch, nodes=torch.cat([transform(batch, k).nodes for k in range(copies)]), **repeated,
                    copies=batch.copies * copies)

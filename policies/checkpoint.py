@@ -123,8 +123,8 @@ def instance_variant(instance) -> str:
 
 
 def instance_size(instance) -> int:
-    """Size as checkpoints count it: nodes for TSP, customers for CVRP."""
-    return instance.n - (instance.problem == "cvrp")
+    """Size as checkpoints count it: nodes for TSP, customers for CVRP and CVRPTW."""
+    return instance.n - (instance.problem != "tsp")
 
 
 def find_checkpoint(instance) -> Path:

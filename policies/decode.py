@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ncosolve.envs.routing_core import RouteState, to_solution
 from ncosolve.policies.batch import RoutingBatch, dihedral, from_instances, transform, uses_coords
 from ncosolve.policies.model import AttentionPolicy, Encoded, EncoderTimeout
-from ncosolve.policies.state import RouteState
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, samp
             deadline: float | None = None):
     """Build solutions for every instance; returns lengths (B, P) float64, actions (B, P, T), log-probs (B, P).
 
-    Multi-start fixes the first node (TSP: every node; CVRP: every customer; at most ``max_starts`` evenly
+    Multi-start fixes the first node (TSP: every node; CVRP, CVRPTW: every customer; at most ``max_starts`` evenly
     spaced ones), as POMO does; single-start lets the policy pick the first node too. Once ``deadline`` (a
     ``time.perf_counter()`` value) has passed, only the shortest partial trajectory per instance goes on, to the
     nearest feasible node at each step without the network, so a rollout started in time ends soon after it
@@ -43,7 +43,7 @@ def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, samp
     b, n = batch.nodes.shape[:2]
     dev = batch.nodes.device
     if multistart:
-        offset = int(batch.problem == "cvrp")
+        offset = int(batch.problem != "tsp")
         starts = n - offset
         nodes = torch.arange(starts, device=dev)
         if max_starts is not None and starts > max_starts:
@@ -61,7 +61,7 @@ def rollout(policy: AttentionPolicy, batch: RoutingBatch, multistart: bool, samp
     while not bool(state.done.all()):
         if deadline is not None and time.perf_counter() > deadline:
             return _finish_nearest(batch, state, actions, logp)
-        lp = policy.logits(enc, batch, state.first, state.last, state.left, state.mask())
+        lp = policy.logits(enc, batch, state, state.mask())
         if sample:
             action = sample_actions(lp, generator)
         else:
@@ -86,32 +86,13 @@ def _finish_nearest(batch: RoutingBatch, state: RouteState, actions: list, logp:
     """``rollout``'s outputs after the deadline: the shortest partial trajectory of each instance, completed by
     always taking the closest feasible node; lengths (B, 1), actions (B, 1, T), log-probs (B, 1)."""
     rows, keep = torch.arange(len(state.length))[:, None], state.length.argmin(1)[:, None]  # (B, 1) each
-    state = RouteState(batch, *(t[rows, keep] for t in (state.visited, state.first, state.last, state.left,
-                                                          state.length, state.done, state.visits)), state.steps)
+    state = state.select(rows, keep)
     actions = [a[rows, keep] for a in actions]
     while not bool(state.done.all()):
-        lengths = torch.gather(batch.cost, 1, state.last.clamp(min=0)[..., None].expand(-1, 1, batch.size))
-        action = lengths.masked_fill(~state.mask(), float("inf")).argmin(-1)
+        action = state.travel_from_last().masked_fill(~state.mask(), float("inf")).argmin(-1)
         state.step(action)
         actions.append(action)
     return state.length, torch.stack(actions, -1), logp[rows, keep]
-
-
-def to_solution(problem: str, actions: np.ndarray):
-    """One trajectory's actions as an ncosolve solution: a tour, or routes split at the depot."""
-    if problem == "tsp":
-        return [int(a) for a in actions]
-    routes, route = [], []
-    for a in actions:
-        if a == 0:
-            if route:
-                routes.append(route)
-            route = []
-        else:
-            route.append(int(a))
-    if route:
-        routes.append(route)
-    return routes
 
 
 ROLLOUT_CELLS = 100_000  # batch rows x N^2 per rollout: past this the step tensors spill the cache (TSP100: ~10 rows)
@@ -135,9 +116,10 @@ def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), 
 
     Instances are grouped by size (and by whether they have coordinates) and decoded ``chunk`` at a time, all
     augmented copies in one batch; by default as many as keep (instances x copies) x N^2 near ``ROLLOUT_CELLS``
-    (a decoder step is memory-bound: on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A CVRP
-    with a fleet cap (``num_vehicles``) ranks candidates within the cap first; only when none fits is a
-    solution over the fleet kept, which ``evaluate`` then reports as such.
+    (a decoder step is memory-bound: on TSP100, 8 rows ran 222 ms per x8-augmented instance, 256 rows 323 ms). A VRP
+    with a fleet cap (``num_vehicles``) ranks candidates within the cap first (the core's mask keeps the last
+    vehicle out until nothing more fits, so few go over); only when none fits is a solution over the fleet
+    kept, which ``evaluate`` then reports as such.
     With a ``deadline`` (a ``time.perf_counter()`` value) copies are encoded and run one at a time, round-robin
     over the sampling rounds, and stop once it has passed (after at least one). Past ``cutoff`` (another such
     value, normally after ``deadline``) a rollout finishes its trajectories without the network (``rollout``),
@@ -176,7 +158,7 @@ def decode_pool(policy: AttentionPolicy, instances, how: Decoding = Decoding(), 
 
 
 def route_counts(actions: torch.Tensor) -> torch.Tensor:
-    """Routes per CVRP trajectory (..., T): customers followed by the depot or by the end."""
+    """Routes per CVRP / CVRPTW trajectory (..., T): customers followed by the depot or by the end."""
     ends = torch.cat([actions[..., 1:] == 0, torch.ones_like(actions[..., :1], dtype=torch.bool)], -1)
     return ((actions != 0) & ends).sum(-1)
 
@@ -190,7 +172,7 @@ def _fold(problem, part, length, actions, pools, fleets, keep: int) -> None:
     actions = actions.view(copies, len(part), *actions.shape[1:]).permute(1, 0, 2, 3)
     actions = actions.reshape(len(part), -1, actions.shape[-1])
     over = torch.zeros(length.shape, dtype=torch.bool)
-    if problem == "cvrp" and any(f is not None for f in fleets):
+    if problem != "tsp" and any(f is not None for f in fleets):
         cap = torch.tensor([f if f is not None else actions.shape[-1] for f in fleets])
         over = route_counts(actions) > cap[:, None]
     order = torch.where(over, length + length.max() + 1.0, length).argsort(1)

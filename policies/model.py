@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ncosolve.policies.batch import NODE_FEATURES, RoutingBatch
+from ncosolve.envs.routing_core import RouteState
+from ncosolve.policies.batch import RoutingBatch, node_features
 
 LAYER_COST = 1.5  # an encoder layer costs at most about this many step-bias MLPs (measured 0.6-1.3 at N = 783)
 
@@ -27,7 +28,7 @@ class EncoderTimeout(Exception):
 class PolicyConfig:
     """Architecture and the task a policy was trained for (kept in every checkpoint as JSON)."""
 
-    problem: str = "tsp"  # "tsp" or "cvrp"
+    problem: str = "tsp"  # "tsp", "cvrp" or "cvrptw"
     variant: str = "euclidean"  # "euclidean" (coordinates) or "matrix" (distances only, e.g. ATSP)
     size: int = 50  # training size: nodes for TSP, customers for CVRP
     embed_dim: int = 128
@@ -103,18 +104,22 @@ class AttentionPolicy(nn.Module):
 
     def __init__(self, cfg: PolicyConfig):
         super().__init__()
-        if cfg.problem not in ("tsp", "cvrp"):
-            raise ValueError(f"PolicyConfig.problem must be 'tsp' or 'cvrp', got {cfg.problem!r}")
+        if cfg.problem not in ("tsp", "cvrp", "cvrptw"):
+            raise ValueError(f"PolicyConfig.problem must be 'tsp', 'cvrp' or 'cvrptw', got {cfg.problem!r}")
         d = cfg.embed_dim
         self.cfg = cfg
-        self.embed = nn.Linear(NODE_FEATURES, d)
+        self.timed = cfg.problem == "cvrptw"
+        self.embed = nn.Linear(node_features(cfg.problem), d)
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.layers))
         self.project = nn.Linear(d, 3 * d, bias=False)  # glimpse keys, glimpse values, pointer keys
-        self.context = nn.Linear(2 * d + 1, d, bias=False)  # [first or zeros, last, remaining load]
+        # [first or zeros, last, remaining load] and, with time windows, the vehicle's clock
+        self.context = nn.Linear(2 * d + 1 + self.timed, d, bias=False)
         self.graph = nn.Linear(d, d, bias=False)
         self.start = nn.Parameter(torch.zeros(2 * d))  # TSP placeholder for (first, last) before the first move
         self.step_bias = PairBias(cfg.bias_hidden, cfg.heads + 1)  # glimpse heads + pointer
         self.glimpse_out = nn.Linear(d, d, bias=False)
+        if self.timed:  # per-step bias from each candidate's wait and slack, per glimpse head and the pointer
+            self.time_bias = nn.Linear(2, cfg.heads + 1)
 
     def encode(self, batch: RoutingBatch, deadline: float | None = None) -> Encoded:
         """Node embeddings and the decoder's precomputed keys/values.
@@ -140,16 +145,17 @@ class AttentionPolicy(nn.Module):
         gk = gk.reshape(b, n, heads, d // heads).permute(0, 2, 3, 1).contiguous()
         gv = gv.reshape(b, n, heads, d // heads).transpose(1, 2).contiguous()
         pk = ((lk @ self.glimpse_out.weight).transpose(1, 2) / math.sqrt(d)).contiguous()
-        w = self.context.weight  # (d, 2d + 1) over [first, last, remaining load]
+        w = self.context.weight  # (d, 2d + 1 [+ 1]) over [first, last, remaining load (, clock)]
         return Encoded(h, h @ w[:, :d].T, h @ w[:, d:2 * d].T, gk, gv, pk, self.graph(h.mean(1)),
                        step_bias.permute(0, 3, 1, 2).contiguous())
 
-    def logits(self, enc: Encoded, batch: RoutingBatch, first, last, left, mask) -> torch.Tensor:
-        """Masked log-probabilities (B, P, N) of the next node for every trajectory.
+    def logits(self, enc: Encoded, batch: RoutingBatch, state: RouteState, mask: torch.Tensor) -> torch.Tensor:
+        """Masked log-probabilities (B, P, N) of the next node for every trajectory of ``state``.
 
         Every per-step read is a row gather (``index_select``) and the mask enters once, as an additive
         -inf term on the biases: the decoder step is memory-bound, so each pass over (B, H, P, N) counts.
         """
+        first, last = state.first, state.last
         b, p = last.shape
         n, d = enc.h.shape[1:]
         heads, dk = self.cfg.heads, d // self.cfg.heads
@@ -162,8 +168,11 @@ class AttentionPolicy(nn.Module):
             if bool((last < 0).any()):
                 query = torch.where((last < 0)[..., None], self.start @ w[:, :2 * d].T, query)
         else:
-            load = (left / batch.capacity[:, None]).float()[..., None]
+            load = (state.left / batch.capacity[:, None]).float()[..., None]
             query = gather(enc.last_q, last).view(b, p, d) + load * w[:, 2 * d]
+            if self.timed:
+                clock = (state.time / batch.scale[:, None]).float()[..., None]
+                query = query + clock * w[:, 2 * d + 1]
         query = query + enc.graph[:, None, :]
         # bias rows ((b, k), last[b, p]) for k over the H glimpse heads and the pointer: (B, H + 1, P, N)
         shared = torch.arange(b, device=dev) % len(enc.step_bias)  # dihedral copies share one bias table
@@ -172,6 +181,8 @@ class AttentionPolicy(nn.Module):
         bias = enc.step_bias.reshape(-1, n).index_select(0, slots.view(-1)).view(b, heads + 1, p, n)
         if bool((last < 0).any()):
             bias = bias * (last >= 0)[:, None, :, None]
+        if self.timed:
+            bias = bias + self._time_bias(batch, state)
         blocked = torch.zeros(mask.shape, device=dev).masked_fill_(~mask, float("-inf"))[:, None]  # (B, 1, P, N)
         # split, not slicing: its backward concatenates the two gradients instead of zero-filling (B, H + 1, P, N)
         # once per slice, which took a fifth of a training step on CPU
@@ -183,3 +194,35 @@ class AttentionPolicy(nn.Module):
         glimpse = glimpse.view(b, heads, p, dk).transpose(1, 2).reshape(b, p, d)
         ptr = torch.bmm(glimpse, enc.pointer_k)  # (B, P, N)
         return (self.cfg.clip * torch.tanh(ptr) + pointer_bias[:, 0] + blocked[:, 0]).log_softmax(-1)
+
+    def _time_bias(self, batch: RoutingBatch, state: RouteState) -> torch.Tensor:
+        """(B, H + 1, P, N) bias from each candidate's wait before its window opens and the slack left to its
+        due time if driven to next, on the distances' scale."""
+        scale = batch.scale[:, None, None]
+        arrive = (state.time[..., None] + state.travel_from_last()) / scale
+        ready, due = batch.windows[:, None, :, 0] / scale, batch.windows[:, None, :, 1] / scale
+        start = torch.maximum(arrive, ready)
+        pair = torch.stack([start - arrive, due - start], -1).float()  # (B, P, N, 2)
+        return self.time_bias(pair).permute(0, 3, 1, 2)
+
+
+@torch.no_grad()
+def transfer_weights(target: AttentionPolicy, source: AttentionPolicy) -> list[str]:
+    """Start ``target`` from ``source`` trained on another routing problem (e.g. CVRPTW from CVRP): equal-shaped
+    tensors are copied, input layers that gained columns (time features, the clock) keep the source's columns
+    and zeros for the new ones, so the transferred policy starts out acting as the source does; returns the
+    names left at their fresh initialisation."""
+    own = source.state_dict()
+    fresh = []
+    for name, tensor in target.state_dict().items():
+        if name not in own:
+            fresh.append(name)
+        elif own[name].shape == tensor.shape:
+            tensor.copy_(own[name])
+        elif own[name].dim() == 2 and own[name].shape[0] == tensor.shape[0] and own[name].shape[1] < tensor.shape[1]:
+            tensor.zero_()
+            tensor[:, :own[name].shape[1]] = own[name]
+        else:
+            raise ValueError(f"transfer_weights: {name} is {tuple(own[name].shape)} in the source, "
+                             f"{tuple(tensor.shape)} here")
+    return fresh

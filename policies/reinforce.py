@@ -11,15 +11,23 @@ from ncosolve.policies.batch import from_instances
 from ncosolve.policies.decode import Decoding, decode, rollout
 from ncosolve.policies.model import AttentionPolicy
 
-PROBLEMS = ("tsp", "cvrp", "atsp")
+PROBLEMS = ("tsp", "cvrp", "cvrptw", "atsp")
 
 
 def make_instances(problem: str, count: int, size: int, seed: int, distribution: str = "uniform") -> list:
-    """``count`` seeded training/validation instances; "atsp" is the matrix TSP (uniform distribution only)."""
+    """``count`` seeded training/validation instances; "atsp" is the matrix TSP (uniform distribution only).
+
+    ``distribution="all"`` draws a third each from uniform, clustered and mixed customers (Solomon's R, C and RC
+    classes), each third from its own seed."""
     if problem == "atsp":
         if distribution != "uniform":
             raise ValueError("atsp instances come from one distribution: uniform")
         return generate_atsp(count, size, seed)
+    if distribution == "all":
+        kinds = ncosolve.generators.DISTRIBUTIONS
+        parts = [count // len(kinds) + (k < count % len(kinds)) for k in range(len(kinds))]
+        return [inst for k, (kind, m) in enumerate(zip(kinds, parts)) if m
+                for inst in ncosolve.generate(problem, m, size, seed=seed + k, distribution=kind)]
     return ncosolve.generate(problem, count, size, seed=seed, distribution=distribution)
 
 

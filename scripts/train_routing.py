@@ -1,4 +1,4 @@
-"""Train a pair-aware attention policy for TSP / CVRP / ATSP with REINFORCE and the POMO shared baseline.
+"""Train a pair-aware attention policy for TSP / CVRP / CVRPTW / ATSP with REINFORCE and the POMO shared baseline.
 
     python scripts/train_routing.py --problem tsp --size 50 --epochs 20 --threads 1
     python scripts/train_routing.py --resume runs/tsp50__pomo__0__<time>      # continue where it stopped
@@ -26,18 +26,18 @@ from tqdm import tqdm
 
 from ncosolve.script_args import parse_dataclass
 from ncosolve.policies.checkpoint import load_policy, save_policy
-from ncosolve.policies.model import AttentionPolicy, PolicyConfig
+from ncosolve.policies.model import AttentionPolicy, PolicyConfig, transfer_weights
 from ncosolve.policies.reinforce import PROBLEMS, make_instances, reference_costs, reinforce_step, validate
 
 
 @dataclass
 class Args:
     problem: str = "tsp"
-    """tsp, cvrp or atsp (asymmetric matrix TSP)"""
+    """tsp, cvrp, cvrptw or atsp (asymmetric matrix TSP)"""
     size: int = 50
-    """nodes (TSP) or customers (CVRP)"""
+    """nodes (TSP) or customers (CVRP, CVRPTW)"""
     distribution: str = "uniform"
-    """instance distribution of ncosolve.generate: uniform, clustered, mixed"""
+    """instance distribution of ncosolve.generate: uniform, clustered, mixed; or all (a third of each)"""
     epochs: int = 10
     """number of epochs"""
     steps: int = 100
@@ -65,7 +65,7 @@ class Args:
     val_seed: int = 4321
     """seed of the validation set (not the seed-1234 test sets)"""
     reference: str = ""
-    """reference solver for validation gaps; default lkh (tsp/atsp) or pyvrp (cvrp)"""
+    """reference solver for validation gaps; default lkh (tsp/atsp) or pyvrp (cvrp, cvrptw)"""
     reference_time: float = 0.5
     """seconds per validation instance for the reference solver"""
     run_dir: str = ""
@@ -133,19 +133,22 @@ def main(argv=None) -> Path:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
-    cfg = PolicyConfig(problem="cvrp" if args.problem == "cvrp" else "tsp",
+    cfg = PolicyConfig(problem="tsp" if args.problem == "atsp" else args.problem,
                        variant="matrix" if args.problem == "atsp" else "euclidean", size=args.size,
                        embed_dim=args.embed_dim, heads=args.heads, layers=args.layers, ff_dim=args.ff_dim)
     init_training: dict = {}
     if args.init:
-        start, meta = load_policy(args.init, cfg.problem)
+        start, meta = load_policy(args.init, None if cfg.problem == "cvrptw" else cfg.problem)
         if start.cfg.variant != cfg.variant:
             raise SystemExit(f"--init {args.init} is a {start.cfg.variant} policy, this run trains {cfg.variant}")
-        cfg = dataclasses.replace(start.cfg, size=args.size)
+        if start.cfg.problem not in (cfg.problem, "cvrp"):
+            raise SystemExit(f"--init {args.init} solves {start.cfg.problem}: a {cfg.problem} run starts from "
+                             f"a {cfg.problem} policy (or, for cvrptw, a cvrp one)")
+        cfg = dataclasses.replace(start.cfg, problem=cfg.problem, size=args.size)
         init_training = {"init": Path(args.init).name, "init_training": meta.get("training", {})}
     policy = AttentionPolicy(cfg).to(args.device)
     if args.init and not resume:
-        policy.load_state_dict(start.state_dict())
+        transfer_weights(policy, start)  # a plain copy unless a cvrptw run starts from a cvrp policy
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
     start_epoch, samples, wall = 0, 0, 0.0
     if resume:
@@ -164,7 +167,7 @@ def main(argv=None) -> Path:
     if ref_path.exists():
         reference = np.array(json.loads(ref_path.read_text())["costs"])
     else:
-        method = args.reference or ("pyvrp" if args.problem == "cvrp" else "lkh")
+        method = args.reference or ("lkh" if args.problem in ("tsp", "atsp") else "pyvrp")
         reference = reference_costs(val, method, args.reference_time)
         ref_path.write_text(json.dumps({"method": method, "time_limit": args.reference_time,
                                         "costs": reference.tolist()}))

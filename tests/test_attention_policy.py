@@ -14,7 +14,7 @@ from ncosolve.policies.batch import dihedral, from_instances
 from ncosolve.policies.checkpoint import CheckpointError, load_policy, read_checkpoint, save_policy
 from ncosolve.policies.decode import Decoding, decode, rollout, sample_actions
 from ncosolve.policies.model import AttentionPolicy, PolicyConfig
-from ncosolve.policies.state import RouteState
+from ncosolve.envs.routing_core import RouteState
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -40,13 +40,13 @@ def test_forward_shapes_and_log_probabilities():
     assert enc.step_bias.shape == (3, 5, 12, 12)  # (B, heads + pointer, from, to)
     state = RouteState.initial(batch, 4)
     state.step(torch.tensor([[0, 1, 2, 3]] * 3))
-    lp = policy.logits(enc, batch, state.first, state.last, state.left, state.mask())
+    lp = policy.logits(enc, batch, state, state.mask())
     assert lp.shape == (3, 4, 12)
     assert torch.allclose(lp.exp().sum(-1), torch.ones(3, 4), atol=1e-5)
     assert torch.all(torch.isinf(lp[0, 0, 0])) and torch.all(torch.isinf(lp[1, 3, 3]))
 
 
-@pytest.mark.parametrize("problem", ["tsp", "cvrp"])
+@pytest.mark.parametrize("problem", ["tsp", "cvrp", "cvrptw"])
 def test_sampled_actions_never_revisit_or_overload(problem):
     policy = tiny(problem)
     instances = ncosolve.generate(problem, 4, 15, seed=2)
@@ -56,7 +56,7 @@ def test_sampled_actions_never_revisit_or_overload(problem):
     gen = torch.Generator().manual_seed(0)
     while not bool(state.done.all()):
         mask = state.mask()
-        lp = policy.logits(enc, batch, state.first, state.last, state.left, mask)
+        lp = policy.logits(enc, batch, state, mask)
         action = sample_actions(lp, gen)
         picked = state.visited.gather(2, action[..., None]).squeeze(-1)
         assert not bool((picked & ~state.done).any()), "a visited node was selected"
@@ -116,7 +116,7 @@ def test_real_instances_mixed_sizes_and_conventions():
     assert ncosolve.evaluate(cvrp[0], solutions[0]) == lengths[0] >= 784
 
 
-@pytest.mark.parametrize("problem", ["tsp", "cvrp"])
+@pytest.mark.parametrize("problem", ["tsp", "cvrp", "cvrptw"])
 def test_multistart_and_augmentation_never_worse_than_single_greedy(problem):
     policy = tiny(problem, seed=3)
     instances = ncosolve.generate(problem, 6, 16, seed=7)
@@ -257,7 +257,7 @@ def test_pool_keeps_the_best_distinct_solutions_best_first():
         assert all(ncosolve.evaluate(inst, tour) == pytest.approx(c, rel=1e-12) for c, tour in pool)
 
 
-@pytest.mark.parametrize("problem", ["tsp", "cvrp"])
+@pytest.mark.parametrize("problem", ["tsp", "cvrp", "cvrptw"])
 def test_dihedral_copies_share_their_pair_biases_exactly_like_separate_batches(problem):
     """encode() computes the pair biases once for a dihedral batch; each copy must score as if alone."""
     from ncosolve.policies.batch import transform
@@ -268,10 +268,10 @@ def test_dihedral_copies_share_their_pair_biases_exactly_like_separate_batches(p
     enc = policy.encode(stacked)
     state = RouteState.initial(stacked, 4)
     state.step(torch.tensor([[1, 2, 3, 4]] * 6))
-    lp = policy.logits(enc, stacked, state.first, state.last, state.left, state.mask())
+    lp = policy.logits(enc, stacked, state, state.mask())
     for k in range(3):
         alone = transform(base, k)
         single = RouteState.initial(alone, 4)
         single.step(torch.tensor([[1, 2, 3, 4]] * 2))
-        ref = policy.logits(policy.encode(alone), alone, single.first, single.last, single.left, single.mask())
+        ref = policy.logits(policy.encode(alone), alone, single, single.mask())
         assert torch.allclose(lp[2 * k:2 * k + 2], ref, atol=1e-5)
