@@ -50,7 +50,7 @@ from ncosolve.policies.decode import Decoding, decode
 from ncosolve.policies.reinforce import reference_costs
 from ncosolve.catalog import get_method
 
-TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0}
+TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100): 6.0, ("cvrptw", 100): 8.0}
 DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"
 RL4CO_OUT = Path(__file__).parent / "results" / "attention_vs_rl4co.json"
 INFERENCE_OUT = Path(__file__).parent / "results" / "attention_inference.json"
@@ -80,8 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def reference_method(problem: str) -> str:
-    """PyVRP for CVRP; LKH-3 for TSP when installed, else OR-Tools."""
-    if problem == "cvrp":
+    """PyVRP for CVRP and CVRPTW; LKH-3 for TSP when installed, else OR-Tools."""
+    if problem != "tsp":
         return "pyvrp"
     return "lkh" if get_method("lkh").available else "ortools"
 

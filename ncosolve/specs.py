@@ -40,13 +40,13 @@ METHODS = (
     M("mcts-gnn", ("tsp",), _S + "mcts_gnn", _MCTS + "learned edge-gated GNN heatmap on the k-NN graph (torch "
       "inference inside the budget; numba, sparse; symmetric TSP)", default_time_limit=10.0,
       prepare=_S + "prepare_mcts_gnn"),
-    M("attention", ("tsp", "cvrp"), _P + "methods:attention_solve", "Pair-aware attention policy (POMO-style), "
+    M("attention", ("tsp", "cvrp", "cvrptw"), _P + "methods:attention_solve", "Pair-aware attention policy (POMO-style), "
       "greedy multi-start + x8 augmentation; shipped checkpoint of the nearest size", default_time_limit=10.0,
       strength=2, prepare=_P + "methods:prepare_attention"),
-    M("attention-sample", ("tsp", "cvrp"), _P + "methods:attention_sample_solve", "Pair-aware attention policy, "
+    M("attention-sample", ("tsp", "cvrp", "cvrptw"), _P + "methods:attention_sample_solve", "Pair-aware attention policy, "
       "multi-start sampling until the time limit", default_time_limit=10.0, strength=2,
       prepare=_P + "methods:prepare_attention"),
-    M("attention+2opt", ("tsp", "cvrp"), _P + "methods:attention_2opt_solve", "Pair-aware attention policy "
+    M("attention+2opt", ("tsp", "cvrp", "cvrptw"), _P + "methods:attention_2opt_solve", "Pair-aware attention policy "
       "(greedy multi-start + x8 augmentation), then the numba 2-opt / Or-opt local search on its best distinct "
       "solutions in turn until the time limit", default_time_limit=10.0, strength=3,
       prepare=_P + "methods:prepare_attention_2opt"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -275,3 +276,31 @@ def test_dihedral_copies_share_their_pair_biases_exactly_like_separate_batches(p
         single.step(torch.tensor([[1, 2, 3, 4]] * 2))
         ref = policy.logits(policy.encode(alone), alone, single, single.mask())
         assert torch.allclose(lp[2 * k:2 * k + 2], ref, atol=1e-5)
+
+
+def test_cvrptw_attention_keeps_solomons_fleet_and_windows(c101):
+    """The shipped CVRPTW policy on C101 (25 vehicles): every route within its windows, the fleet within the cap."""
+    result = ncosolve.solve(c101, method="attention", time_limit=5.0)
+    assert result.feasible and result.info["checkpoint"] == "cvrptw50.pt"
+    assert len(result.solution) <= 25 and ncosolve.evaluate(c101, result.solution) == result.cost
+
+
+def test_a_cvrptw_policy_transferred_from_cvrp_starts_as_the_cvrp_policy_does():
+    from ncosolve.policies.model import transfer_weights
+
+    source = tiny("cvrp")
+    target = AttentionPolicy(dataclasses.replace(source.cfg, problem="cvrptw")).eval()
+    fresh = transfer_weights(target, source)
+    assert fresh == ["time_bias.weight", "time_bias.bias"]
+    torch.nn.init.zeros_(target.time_bias.weight)
+    torch.nn.init.zeros_(target.time_bias.bias)
+    instances = ncosolve.generate("cvrptw", 2, 9, seed=4)
+    as_cvrp = [ncosolve.CVRPInstance(coords=i.coords, demands=i.demands, capacity=i.capacity) for i in instances]
+    tw_batch, cvrp_batch = from_instances(instances), from_instances(as_cvrp)
+    tw_state, cvrp_state = RouteState.initial(tw_batch, 3), RouteState.initial(cvrp_batch, 3)
+    for state in (tw_state, cvrp_state):
+        state.step(torch.tensor([[1, 2, 3]] * 2))
+    both = (tw_state.mask() & cvrp_state.mask())
+    tw = target.logits(target.encode(tw_batch), tw_batch, tw_state, both)
+    cvrp = source.logits(source.encode(cvrp_batch), cvrp_batch, cvrp_state, both)
+    assert torch.allclose(tw, cvrp, atol=1e-5)
