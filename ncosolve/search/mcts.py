@@ -119,7 +119,7 @@ def default_params(n: int) -> MCTSParams:
     Below 5,000 cities the candidates and local-search lists also hold 2 quadrant neighbours per quadrant, the
     restart local search makes Or-opt moves and a tenth of the actions are Or-opt actions: on generated uniform,
     clustered and mixed instances of 500-2,000 cities at equal CPU time this was 0.8% shorter on average than
-    without them (2.0% on the clustered ones); from 5,000 cities it has not been measured, so it stays off there.
+    without them (1.5% on the clustered ones); from 5,000 cities it has not been measured, so it stays off there.
     """
     if n >= 5000:
         return MCTSParams(restart="kick", restart_factor=0.02, kick_window=50)
