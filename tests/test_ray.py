@@ -58,6 +58,7 @@ def test_ray_runs_the_jobs_into_the_same_store_and_kills_a_hung_task(tmp_path, p
     assert len(ResultStore(results).rows()) == 2
 
 
+@pytest.mark.slow  # ~30-60 s; the CLI test above covers killing a hung Ray task in the default run
 def test_a_hung_ray_task_is_cancelled_and_recorded(tmp_path, plugin_dir, monkeypatch):
     monkeypatch.syspath_prepend(str(plugin_dir))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")]))
