@@ -281,7 +281,7 @@ def test_dihedral_copies_share_their_pair_biases_exactly_like_separate_batches(p
 def test_cvrptw_attention_keeps_solomons_fleet_and_windows(c101):
     """The shipped CVRPTW policy on C101 (25 vehicles): every route within its windows, the fleet within the cap."""
     result = ncosolve.solve(c101, method="attention", time_limit=5.0)
-    assert result.feasible and result.info["checkpoint"] == "cvrptw50.pt"
+    assert result.feasible and result.info["checkpoint"] == "cvrptw100.pt"
     assert len(result.solution) <= 25 and ncosolve.evaluate(c101, result.solution) == result.cost
 
 
