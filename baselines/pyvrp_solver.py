@@ -124,3 +124,42 @@ def pyvrp_solve(instance, time_limit: float, seed: int = 0):
     info["status"] = "feasible"
     info["objective_scaled"] = int(result.cost())
     return routes_from_solution(result.best), info
+
+
+class BetweenRoutes:
+    """One descent of PyVRP's local search with moves between routes only of the 2-opt family: relocate a
+    customer (``Relocate1``), swap two (``Swap11``) and exchange route tails (``SwapTails``, 2-opt*), from
+    given routes to a local optimum; no perturbation, so it polishes rather than searches.
+
+    Built once per instance (the ``ProblemData`` and the neighbour lists), then called on many solutions.
+    Infeasibility is priced at PyVRP's largest penalties, so a feasible start stays feasible. A descent is
+    one uninterruptible C++ call: ``__call__`` skips it when the time left is shorter than the longest so
+    far (1 ms per customer assumed before the first).
+    """
+
+    OPERATORS = ("Relocate1", "Swap11", "SwapTails")
+
+    def __init__(self, instance, seed: int = 0):
+        import pyvrp.search
+
+        times = (instance.time_windows, instance.service_times) if instance.problem == "cvrptw" else ()
+        self.data = build_problem_data(instance, integer_scale(instance, PYVRP_MAX_VALUE, times)[0])
+        params = SolveParams()
+        self.ls = LocalSearch(self.data, RandomNumberGenerator(seed=seed),
+                              compute_neighbours(self.data, params.neighbourhood))
+        for name in self.OPERATORS:
+            self.ls.add_operator(getattr(pyvrp.search, name)(self.data))
+        self.costs = PenaltyManager(params.penalty.midpoint_penalties(self.data), params.penalty).max_cost_evaluator()
+        self.assumed, self.longest = 1e-3 * self.data.num_clients, 0.0
+
+    def __call__(self, routes: list[list[int]], deadline: float | None = None) -> list[list[int]] | None:
+        """The routes after the descent, or None when it was skipped (too little time left, or more routes
+        than the fleet has vehicles, which PyVRP cannot represent)."""
+        start = time.perf_counter()
+        routes = [r for r in routes if r]
+        expected = self.longest or self.assumed
+        if (deadline is not None and start + expected > deadline) or len(routes) > self.data.num_vehicles:
+            return None
+        out = self.ls(Solution(self.data, [[c - 1 for c in r] for r in routes]), self.costs, exhaustive=True)
+        self.longest = max(self.longest, time.perf_counter() - start)
+        return routes_from_solution(out)

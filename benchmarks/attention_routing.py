@@ -54,6 +54,7 @@ TARGETS = {("tsp", 50): 1.5, ("tsp", 100): 3.0, ("cvrp", 50): 5.0, ("cvrp", 100)
 DEFAULT_OUT = Path(__file__).parent / "results" / "attention_routing.json"
 RL4CO_OUT = Path(__file__).parent / "results" / "attention_vs_rl4co.json"
 INFERENCE_OUT = Path(__file__).parent / "results" / "attention_inference.json"
+SOLOMON_OUT = Path(__file__).parent / "results" / "attention_solomon.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,9 +74,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="with --rl4co: this attention checkpoint (repeat for several)")
     parser.add_argument("--inference", action="store_true", help="only the TSP100 decoding-speed table")
     parser.add_argument("--processes", type=int, default=2, help="with --inference: worker processes (default 2)")
+    parser.add_argument("--ref-cache", type=Path,
+                        help="JSON of reference costs by (method, seconds, instance fingerprint): read, and extended "
+                             "with what is missing after each instance, so a long reference run resumes")
+    parser.add_argument("--ref-only", action="store_true", help="only fill --ref-cache for the chosen tasks")
+    parser.add_argument("--solomon", action="store_true",
+                        help="only the Solomon table: " + ", ".join(SOLOMON_METHODS) + " at --solomon-time each")
+    parser.add_argument("--solomon-time", type=float, default=10.0, help="seconds per method and instance (10)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    args.out = args.out or (RL4CO_OUT if args.rl4co else INFERENCE_OUT if args.inference else DEFAULT_OUT)
+    args.out = args.out or (RL4CO_OUT if args.rl4co else INFERENCE_OUT if args.inference
+                            else SOLOMON_OUT if args.solomon else DEFAULT_OUT)
     return args
 
 
@@ -93,13 +102,37 @@ def test_set(problem: str, variant: str, size: int, n: int) -> list:
     return ncosolve.generate(problem, n, size, seed=1234)
 
 
+def cached_reference_costs(instances, method: str, time_limit: float, cache: Path | None) -> np.ndarray:
+    """``reference_costs`` through the JSON file ``cache`` (None: no cache): an entry is keyed by method, time
+    limit and the instance's data fingerprint, so it cannot answer for another instance or budget."""
+    if cache is None:
+        return reference_costs(instances, method, time_limit, tries=4)
+    from ncosolve.references import fingerprint
+
+    stored = json.loads(cache.read_text()) if cache.exists() else {}
+    costs = []
+    for inst in instances:
+        key = f"{method}|{time_limit:g}|{fingerprint(inst)}"
+        if key not in stored:
+            stored[key] = float(reference_costs([inst], method, time_limit, tries=4)[0])
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stored, indent=0, sort_keys=True) + "\n")
+            os.replace(tmp, cache)
+        costs.append(stored[key])
+    return np.array(costs)
+
+
 def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
     """Reference vs attention (and attention+2opt) on the first n test instances of a checkpoint's task
     (of ``size`` instead of its training size when given)."""
     size = cfg.size if size is None else size
     instances = test_set(cfg.problem, cfg.variant, size, args.n)
     ref = reference_method(cfg.problem)
-    ref_costs = reference_costs(instances, ref, args.ref_time, tries=4)  # LKH at 0.5 s can miss under load
+    ref_costs = cached_reference_costs(instances, ref, args.ref_time, args.ref_cache)  # 4 tries: LKH at 0.5 s
+    if args.ref_only:
+        return {"task": f"{cfg.problem}{size}", "instances": len(instances), "reference": ref,
+                "reference_mean_cost": float(ref_costs.mean())}
     policy, meta = load_policy(path, cfg.problem)
     start = time.perf_counter()
     solutions, lengths = decode(policy, instances, Decoding())
@@ -118,7 +151,51 @@ def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
                    for i in instances]
         row["attention+2opt_gap_pct"] = 100 * statistics.fmean(r.cost / c - 1 for r, c in zip(results, ref_costs))
         row["attention+2opt_mean_time_s"] = statistics.fmean(r.runtime_s for r in results)
+        row["attention+2opt_polished_mean"] = statistics.fmean(r.info.get("polished", 1) for r in results)
+        # the same local search from one classical start: what the learned candidates add
+        classical = [ncosolve.solve(i, "2opt", time_limit=args.polish_time) for i in instances]
+        row["2opt_gap_pct"] = 100 * statistics.fmean(r.cost / c - 1 for r, c in zip(classical, ref_costs))
+        row["2opt_mean_time_s"] = statistics.fmean(r.runtime_s for r in classical)
     return row
+
+
+SOLOMON_METHODS = ("attention", "attention+2opt", "2opt", "ortools", "pyvrp")
+
+
+def run_solomon(args) -> list[dict]:
+    """Every shipped Solomon instance (100 customers, their fleet) by each of ``SOLOMON_METHODS`` with the same
+    budget, methods alternating per instance; gaps to the best-known values."""
+    rows = []
+    for inst in ncosolve.load_benchmark("solomon"):
+        best = ncosolve.best_known(inst)
+        for method in SOLOMON_METHODS:
+            ncosolve.prepare(inst, method)
+            result = ncosolve.solve(inst, method, time_limit=args.solomon_time)
+            rows.append({"instance": inst.name, "family": inst.name.rstrip("0123456789"), "method": method,
+                         "feasible": result.feasible, "cost": result.cost if result.feasible else None,
+                         "best_known": best, "routes": len(result.solution) if result.feasible else None,
+                         "gap_pct": 100 * (result.cost / best - 1) if result.feasible else None,
+                         "runtime_s": result.runtime_s, "load": os.getloadavg()[0]})
+            print(f"{inst.name:6} {method:15} gap {rows[-1]['gap_pct'] if result.feasible else float('nan'):6.2f}% "
+                  f"t {result.runtime_s:5.2f}s routes {rows[-1]['routes']}", flush=True)
+    return rows
+
+
+def solomon_table(rows: list[dict]) -> dict:
+    """Mean gap (%) per Solomon family and method; a family's mean counts only when every run was feasible."""
+    table = {}
+    for family in sorted({r["family"] for r in rows}):
+        table[family] = {}
+        for method in SOLOMON_METHODS:
+            mine = [r for r in rows if r["family"] == family and r["method"] == method]
+            ok = all(r["feasible"] for r in mine)
+            table[family][method] = {"instances": len(mine), "feasible": sum(r["feasible"] for r in mine),
+                                     "mean_gap_pct": statistics.fmean(r["gap_pct"] for r in mine) if ok else None}
+    print("family  " + "".join(f"{m:>16}" for m in SOLOMON_METHODS))
+    for family, cells in table.items():
+        print(f"{family:7} " + "".join(f"{c['mean_gap_pct']:15.2f}%" if c["mean_gap_pct"] is not None
+                                       else f"{c['feasible']:>9}/{c['instances']} ok" for c in cells.values()))
+    return table
 
 
 def run_rl4co(args) -> list[dict]:
@@ -243,7 +320,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     rows = []
-    only = args.rl4co or args.inference
+    only = args.rl4co or args.inference or args.solomon
     jobs = [] if only else [(path, cfg, None) for path, cfg in shipped_checkpoints()]
     for task in filter(None, "" if only else args.other_sizes.split(",")):
         problem, size = task.rstrip("0123456789"), int(task[len(task.rstrip("0123456789")):])
@@ -256,6 +333,9 @@ def main(argv=None) -> int:
             continue
         row = run_generated(path, cfg, args, size)
         rows.append(row)
+        if args.ref_only:
+            print(f"{row['task']:8} n={row['instances']} ref={row['reference']} mean {row['reference_mean_cost']:.4f}")
+            continue
         polish = row.get("attention+2opt_gap_pct")
         print(f"{row['task']:8} n={row['instances']} ref={row['reference']} gap {row['attention_gap_pct']:.2f}% "
               f"({row['attention_ms_per_instance']:.1f} ms/inst)"
@@ -264,6 +344,8 @@ def main(argv=None) -> int:
     library = run_library() if args.tsplib and not only else []
     inference = run_inference(args) if args.inference else []
     side_by_side = run_rl4co(args) if args.rl4co else []
+    solomon = run_solomon(args) if args.solomon else []
+    solomon_summary = solomon_table(solomon) if solomon else {}
     summary = {}
     for suite in sorted({r["suite"] for r in library}):
         gaps = [r["gap_pct"] for r in library if r["suite"] == suite and r["gap_pct"] is not None]
@@ -278,7 +360,8 @@ def main(argv=None) -> int:
               "versions": {"ncosolve": ncosolve.__version__, "torch": torch.__version__, "rl4co": _rl4co_version()},
               "wall_time_s": time.perf_counter() - started, "generated": rows, "attention_vs_rl4co": side_by_side,
               "inference": inference,
-              "library_summary": summary, "library": library}
+              "library_summary": summary, "library": library, "solomon_summary": solomon_summary,
+              "solomon": solomon}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=1) + "\n")

@@ -30,8 +30,8 @@ METHODS = (
       "(capacity and time-window aware)", strength=1, prepare=_B + "constructive:prepare_constructive"),
     M("insertion", ROUTING, _B + "constructive:insertion", "Farthest, random or cheapest insertion (option "
       "rule='farthest'|'random'|'cheapest')", strength=5, prepare=_B + "constructive:prepare_constructive"),
-    M("2opt", ROUTING, _B + "local_search:two_opt", "Insertion start + numba 2-opt / Or-opt local search (within "
-      "routes for CVRP, CVRPTW)", default_time_limit=10.0, strength=10, prepare=_B + "local_search:prepare_two_opt"),
+    M("2opt", ROUTING, _B + "local_search:two_opt", "Insertion or nearest-neighbour start + numba 2-opt / Or-opt "
+      "local search (CVRP, CVRPTW: within routes, after PyVRP's relocate / swap / 2-opt* between them)", default_time_limit=10.0, strength=10, prepare=_B + "local_search:prepare_two_opt"),
     # routing: search and learned
     M("mcts", ("tsp",), _S + "mcts_softdist", _MCTS + "softdist heatmap by default (heatmap=; numba, sparse; "
       "symmetric TSP)", default_time_limit=10.0, prepare=_S + "prepare_mcts"),
@@ -47,8 +47,8 @@ METHODS = (
       "multi-start sampling until the time limit", default_time_limit=10.0, strength=2,
       prepare=_P + "methods:prepare_attention"),
     M("attention+2opt", ("tsp", "cvrp", "cvrptw"), _P + "methods:attention_2opt_solve", "Pair-aware attention policy "
-      "(greedy multi-start + x8 augmentation), then the numba 2-opt / Or-opt local search on its best distinct "
-      "solutions in turn until the time limit", default_time_limit=10.0, strength=3,
+      "(greedy multi-start + x8 augmentation), then 2opt's local search on its best distinct solutions in turn "
+      "until the time limit", default_time_limit=10.0, strength=3,
       prepare=_P + "methods:prepare_attention_2opt"),
     M("rl4co-pomo", ("tsp", "cvrp"), _P + "rl4co_pomo:rl4co_pomo_solve", "rl4co's POMO (its attention model, "
       "REINFORCE with shared baseline), multi-start greedy + x8 augmentation; shipped checkpoint of the nearest "

@@ -9,14 +9,13 @@ from pathlib import Path
 import torch
 
 from ncosolve.baselines.constructive import nearest_neighbor_routes, nearest_neighbor_tour
-from ncosolve.baselines.local_search import improve_routes, improve_tour, prepare_local_search
-from ncosolve.errors import InfeasibleSolution
+from ncosolve.baselines.local_search import (between_routes, cost_or_inf, improve_tour, polish_routes,
+                                             prepare_local_search)
 from ncosolve.generators import shrink
 from ncosolve.policies.batch import uses_coords
 from ncosolve.policies.checkpoint import find_checkpoint, load_policy
 from ncosolve.policies.decode import Decoding, decode_pool
 from ncosolve.policies.torch_threads import torch_threads
-from ncosolve.problems import evaluate
 
 MAX_STARTS = 200  # multi-start from at most this many nodes, so large instances stay within the budget
 
@@ -35,15 +34,6 @@ def _policy(instance, checkpoint):
     return policy, {"checkpoint": path.name, "trained_on": f"{cfg['problem']}{cfg['size']} {cfg['variant']}"}
 
 
-def _cost(instance, solution) -> float:
-    """``evaluate``'s objective, or inf for a solution it refuses (a CVRP over its fleet cap: ``solve`` then
-    reports it infeasible)."""
-    try:
-        return evaluate(instance, solution)
-    except InfeasibleSolution:
-        return float("inf")
-
-
 def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff: float, threads: int = 1,
          keep: int = 1):
     """The ``keep`` best distinct solutions of one instance, as (cost, solution) best first, and the info.
@@ -60,7 +50,7 @@ def _run(instance, how: Decoding, seed: int, checkpoint, deadline: float, cutoff
         info["fallback"] = "nearest neighbour (the encoder would have overrun the time limit)"
         built = ([int(v) for v in nearest_neighbor_tour(instance)] if instance.problem == "tsp"
                  else nearest_neighbor_routes(instance))
-        return [(_cost(instance, built), built)], info
+        return [(cost_or_inf(instance, built), built)], info
     info["policy_cost"] = pool[0][0]
     return pool, info
 
@@ -100,7 +90,8 @@ def attention_sample_solve(instance, time_limit: float, seed: int = 0, checkpoin
 def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint: str | None = None,
                          augment: int = 8, threads: int = 1, candidates: int = 128):
     """``attention``'s ``candidates`` best distinct solutions, each polished by ``improve_tour`` (TSP) or
-    ``improve_routes`` (CVRP, in-route), best first, while time remains; the best polished one.
+    ``polish_routes`` (CVRP, CVRPTW: relocate / swap / 2-opt* between routes where PyVRP is installed, then
+    2-opt / Or-opt within them), best first, while time remains; the best polished one.
 
     Different multi-start trajectories fall into different local optima, so polishing several beats polishing
     only the best (the time a single polish leaves is otherwise unused)."""
@@ -108,6 +99,8 @@ def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint:
     pool, info = _run(instance, Decoding(augment=augment, max_starts=MAX_STARTS), seed, checkpoint,
                       start + 0.4 * time_limit, start + 0.6 * time_limit, threads, keep=candidates)
     end = start + 0.9 * time_limit
+    between = None if instance.problem == "tsp" else between_routes(instance, seed)
+    info["between_routes"] = between is not None
     best = None
     for rank, (_, solution) in enumerate(pool):
         left = end - time.perf_counter()
@@ -116,8 +109,8 @@ def attention_2opt_solve(instance, time_limit: float, seed: int = 0, checkpoint:
         if instance.problem == "tsp":
             polished = [int(v) for v in improve_tour(instance, solution, max(0.0, left), seed)]
         else:
-            polished = improve_routes(instance, solution, max(0.0, left))
-        cost = _cost(instance, polished)
+            polished = polish_routes(instance, solution, max(0.0, left), between)[0]
+        cost = cost_or_inf(instance, polished)
         if best is None or cost < best[0]:
             best = (cost, polished, rank)
         info["polished"] = rank + 1
