@@ -109,6 +109,16 @@ print(" ".join(str(i - 1) for i in tour), flush=True)
 """
 
 
+def _candidate_file_params(text: str, subgradient: bool) -> str:
+    """LKH parameters for candidates read from a file (see ``lkh_solve``). MAX_CANDIDATES is the file's largest
+    count, so LKH keeps every edge it reads (it trims each node's set to MAX_CANDIDATES, default 5)."""
+    counts = [int(line.split()[2]) for line in text.splitlines()[1:] if len(line.split()) >= 3]
+    top = max(counts, default=5)
+    if subgradient:  # the ascent keeps a POPMUSIC set it finds already there: here, the file's edges
+        return f"CANDIDATE_SET_TYPE = POPMUSIC\nINITIAL_PERIOD = 100\nMAX_CANDIDATES = {top}\n"
+    return f"SUBGRADIENT = NO\nPI_FILE = 0\nMAX_CANDIDATES = {top}\n"
+
+
 def candidate_set(n: int, time_limit: float) -> str:
     """The candidate set for an ``n``-node coordinate instance: the first of ``CANDIDATE_SETS`` whose
     measured preprocessing cost fits a quarter of ``time_limit`` (``quadrant`` if none does)."""
@@ -164,11 +174,14 @@ def _read_tour_file(path: str, n: int) -> np.ndarray | None:
 
 
 def run_lkh(problem, runs: int, lkh_seed: int, finish_by: float, kill_at: float,
-            extra_params: str = "", n: int | None = None) -> tuple[np.ndarray | None, str]:
+            extra_params: str = "", n: int | None = None,
+            files: dict[str, str] | None = None) -> tuple[np.ndarray | None, str]:
     """LKH-3's best tour over ``runs`` runs, told to finish by ``finish_by``.
 
     ``problem`` is an integer matrix, or the TSPLIB text of a problem with ``n`` nodes; ``extra_params``
-    are added LKH parameter lines. ``lkh_seed`` is LKH's ``SEED`` (positive); times are
+    are added LKH parameter lines; ``files`` maps LKH file parameters (e.g. ``CANDIDATE_FILE``) to the text
+    of the file, written to the run's temporary directory and named in the parameters. ``lkh_seed`` is LKH's
+    ``SEED`` (positive); times are
     ``time.perf_counter()`` values. The child is killed at ``kill_at`` if it has not finished (LKH's
     preprocessing ignores the limit, and its limit is in CPU seconds); the best tour it had written by
     then is returned, with a reason starting "stopped at the time limit". Returns the tour, or None and
@@ -182,6 +195,11 @@ def run_lkh(problem, runs: int, lkh_seed: int, finish_by: float, kill_at: float,
         kind, symmetric, payload = "text", 1, problem.encode()
     with tempfile.TemporaryDirectory(prefix="ncosolve-lkh-") as tmp:
         tour_file = os.path.join(tmp, "best.tour")
+        for k, (keyword, text) in enumerate((files or {}).items()):
+            path = os.path.join(tmp, f"input{k}.txt")
+            with open(path, "w") as f:
+                f.write(text)
+            extra_params += f"{keyword} = {path}\n"
         params = (f"RUNS = {int(runs)}\nSEED = {int(lkh_seed)}\nPROBLEM_FILE = :stdin:\n"
                   f"OUTPUT_TOUR_FILE = {tour_file}\n{extra_params}").encode()
         wall_deadline = time.time() + (finish_by - time.perf_counter())
@@ -275,7 +293,8 @@ def _send(pipe, message: bytes) -> None:
         pass
 
 
-def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candidates: str | None = None):
+def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candidates: str | None = None,
+              candidate_file: str | None = None, subgradient: bool = True):
     """Best tour of ``runs`` LKH-3 runs (seeded), stopped at ``time_limit`` seconds.
 
     Coordinate instances are sent as coordinates (any size; see the module docstring), matrix instances
@@ -283,10 +302,18 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
     ``candidates`` forces one of ``CANDIDATE_SETS`` for a coordinate instance (default: ``candidate_set``
     by size and budget). Returns None with ``info["status"]`` saying why when LKH gave no tour in time.
 
+    ``candidate_file``: the text of an LKH ``CANDIDATE_FILE`` (1-based ``id dad count (cand alpha)*`` lines,
+    e.g. ``ncosolve.baselines.lkh_gnn.candidate_file_text``) giving a coordinate instance's candidate edges
+    instead of ``candidates``. With ``subgradient`` (LKH's default) LKH's ascent runs on those edges as its
+    sparse graph (they are read as a POPMUSIC set would be), then ranks them, the 1-tree's edges and the
+    transitive ones by their alpha-values, keeping the file's largest count per node; with ``subgradient``
+    False, ``SUBGRADIENT = NO`` and ``PI_FILE = 0``: no ascent, penalties 0, the file's edges in its order.
+    Without a candidate file, ``subgradient`` False only turns LKH's ascent off.
+
     Raises
     ------
     NcoError : a matrix instance has more than ``MAX_NODES`` nodes, ``runs`` is not a positive integer,
-        or ``candidates`` is not one of ``CANDIDATE_SETS``.
+        ``candidates`` is not one of ``CANDIDATE_SETS``, or a candidate file is given for a matrix instance.
     """
     start = time.perf_counter()
     n = instance.n
@@ -298,27 +325,33 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
         raise NcoError(f"lkh: runs must be a positive integer, got {runs!r}")
     if candidates is not None and candidates not in CANDIDATE_SETS:
         raise NcoError(f"lkh: candidates must be one of {CANDIDATE_SETS}, got {candidates!r}")
+    if candidate_file is not None and not coordinates:
+        raise NcoError("lkh: a candidate file is for coordinate instances only")
     if n <= 3:  # at most two tours exist (the two directions): take the shorter
         tours = [np.arange(n), np.arange(n)[::-1]]
         return min(tours, key=instance.path_length), {"status": "trivial"}
     if coordinates:
         problem, lkh_type, points, scale, exact = coordinate_problem(instance)
-        chosen = candidates or candidate_set(n, time_limit)
+        chosen = "file" if candidate_file is not None else candidates or candidate_set(n, time_limit)
         info = {"scale": scale, "exact_scaling": exact, "runs": runs, "edge_weight_type": lkh_type,
                 "candidates": chosen}
-        extra = _CANDIDATE_PARAMS[chosen]
+        extra = _candidate_file_params(candidate_file, subgradient) if chosen == "file" else _CANDIDATE_PARAMS[chosen]
     else:
         scale, exact = integer_scale(instance, LKH_MAX_VALUE)
         problem = matrix = to_int(instance.distance_matrix(), scale)
         info = {"scale": scale, "exact_scaling": exact, "runs": runs, "edge_weight_type": "EXPLICIT",
                 "candidates": "alpha"}
         extra = ""
+    if not subgradient and candidate_file is None:
+        extra += "SUBGRADIENT = NO\n"
+    info["subgradient"] = bool(subgradient)
     if time.perf_counter() - start >= time_limit:  # starting LKH now could only overrun
         return None, {**info, "status": "no time left for LKH's preprocessing after building its input"}
     lkh_seed = seed % (2**31 - 1) + 1  # LKH reads SEED = 0 as "seed from the clock"
     tour, reason = run_lkh(problem, runs, lkh_seed, finish_by=start + time_limit - _FINISH_EARLY_S,
                            kill_at=start + 1.05 * time_limit + 0.1,  # 0.4 s left to reap it
-                           extra_params=extra, n=n)
+                           extra_params=extra, n=n,
+                           **({} if candidate_file is None else {"files": {"CANDIDATE_FILE": candidate_file}}))
     info["lkh_seed"] = lkh_seed
     if tour is None:
         info["status"] = reason

@@ -1,0 +1,167 @@
+"""``lkh-gnn``: LKH-3 on a learned candidate set, as NeuroLKH (Xin et al., NeurIPS 2021) does.
+
+The shipped edge-gated GNN (``ncosolve.policies.tsp_gnn``, the heatmap of ``mcts-gnn``) scores each city's
+``neighbours`` nearest edges; the heat is symmetrized ((H_ij + H_ji) / 2), each city keeps its
+``candidates`` hottest edges, and every kept edge is given to both its ends, so the set is symmetric. Each
+city's edges are ranked by heat and written as an LKH ``CANDIDATE_FILE`` whose alpha field is that rank
+(0 = hottest), so LKH tries them in the network's order. LKH then runs through ``ncosolve.baselines.lkh``
+(child process, deadline kill, best tour read from its tour file).
+
+The network predicts no node penalties (NeuroLKH's second head), so there are two ways to run LKH on the
+learned edges (option ``subgradient``):
+
+- True (default): LKH's own subgradient ascent runs on the learned edges as its sparse graph; LKH then
+  ranks them (with the 1-tree's edges and the transitive ones it adds) by their alpha-values under the
+  penalties it found, and searches on the penalised distances.
+- False: ``SUBGRADIENT = NO`` and penalties 0 (``PI_FILE = 0``): no ascent, the learned edges in the
+  network's order, plain distances.
+
+Everything after ``prepare`` (importing torch, loading the checkpoint, starting the LKH child) runs inside
+the budget: the k-NN lists, the GNN inference (one torch thread) and writing the file are reported as
+``info["heatmap_s"]`` and ``info["candidate_s"]``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ncosolve.baselines.lkh import lkh_solve, prepare_lkh
+from ncosolve.errors import NcoError
+from ncosolve.search.candidates import nearest_neighbours
+from ncosolve.search.heatmaps import HEATMAPS, make_heatmap, symmetrize
+
+# k of the k-NN graph the GNN scores: the k it was trained at. Share of the stored near-optimal tours' edges
+# among the candidates (top 5, symmetric), tsp500-fu / tsp1000-fu instances 20-27: k = 10 98.63% / 98.71%,
+# k = 16 98.35% / 98.29%, k = 20 97.75% / 97.18% (the rank / k feature drifts from training); softdist's
+# top 5 98.2% at every k.
+NEIGHBOURS = 10
+CANDIDATES = 5  # hottest edges kept per city (LKH's default MAX_CANDIDATES)
+
+
+def learned_candidates(instance, neighbours: int = NEIGHBOURS, candidates: int = CANDIDATES,
+                       heatmap: str = "gnn") -> list[np.ndarray]:
+    """Each city's candidate cities (0-based), hottest first: the symmetrized top-``candidates`` edges.
+
+    The heat of edge (i, j) is the symmetrized heatmap on the ``neighbours``-NN graph; city i keeps its
+    ``candidates`` hottest edges, and each kept edge is added to both ends' lists (so a city may have more
+    than ``candidates``). Returns a list of n int64 arrays, each ordered by decreasing heat (ties: nearer first).
+    """
+    nbr, nbr_len = nearest_neighbours(instance, neighbours)
+    return _select(make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr, candidates)
+
+
+def candidate_file_text(cands: list[np.ndarray]) -> str:
+    """LKH-3 ``CANDIDATE_FILE`` text: the node count, then per node ``id dad count (cand alpha)*`` (1-based ids,
+    dad 0 = none, alpha = the candidate's rank in the list), then ``-1`` and ``EOF``."""
+    lines = [str(len(cands))]
+    for i, row in enumerate(cands):
+        pairs = " ".join(f"{int(j) + 1} {r}" for r, j in enumerate(row))
+        lines.append(f"{i + 1} 0 {len(row)} {pairs}".rstrip())
+    return "\n".join(lines) + "\n-1\nEOF\n"
+
+
+def read_candidate_file(text: str) -> list[np.ndarray]:
+    """The 0-based candidate lists of a ``CANDIDATE_FILE`` text, in file order (for checks and tests)."""
+    tokens = text.split()
+    n = int(tokens[0])
+    cands: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * n
+    at = 1
+    while at < len(tokens) and tokens[at] not in ("-1", "EOF"):
+        node, count = int(tokens[at]), int(tokens[at + 2])
+        pairs = np.array(tokens[at + 3:at + 3 + 2 * count], dtype=np.int64).reshape(count, 2)
+        cands[node - 1] = pairs[:, 0] - 1
+        at += 3 + 2 * count
+    return cands
+
+
+def _check(instance) -> None:
+    if instance.coords is None or instance.edge_weight_type == "EXPLICIT":
+        raise NcoError("lkh-gnn: needs a symmetric coordinate instance (the GNN reads the k-NN graph of the "
+                       "coordinates); for a distance-matrix or asymmetric instance use 'lkh'")
+
+
+def prepare_lkh_gnn(instance=None, heatmap: str = "gnn") -> None:
+    """Import torch, load the shipped GNN and run it once on a small graph, and start the LKH child."""
+    if heatmap == "gnn":
+        from ncosolve.policies.tsp_gnn import gnn_heatmap, load_shipped
+        from ncosolve.problems import TSPInstance
+
+        load_shipped()
+        tiny = TSPInstance(coords=np.random.default_rng(0).uniform(size=(20, 2)))
+        gnn_heatmap(tiny, *nearest_neighbours(tiny, 10))
+    prepare_lkh(instance)
+
+
+def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDIDATES,
+            neighbours: int = NEIGHBOURS, subgradient: bool = True, runs: int = 10, heatmap: str = "gnn"):
+    """LKH-3 on the GNN's candidate edges (see the module docstring), stopped at ``time_limit`` seconds.
+
+    Parameters
+    ----------
+    instance : a coordinate ``TSPInstance``.
+    time_limit : wall-clock budget in seconds, heatmap and candidate file included.
+    seed : LKH's seed (as for ``lkh``).
+    candidates : hottest edges kept per city before symmetrizing (default 5).
+    neighbours : k of the k-NN graph the GNN scores (default 10, as trained).
+    subgradient : run LKH's ascent on the learned edges (default), or none (penalties 0).
+    runs : LKH runs (as for ``lkh``).
+    heatmap : "gnn" (default), or another heatmap of ``ncosolve.search.heatmaps`` as a control.
+
+    Returns
+    -------
+    (tour, info): info as ``lkh``'s, with ``candidates`` "file", ``candidate_source``, ``heatmap_s``
+    (k-NN lists and heatmap), ``candidate_s`` (selection and file text) and the candidate counts per city.
+
+    Raises
+    ------
+    NcoError : a matrix instance, or a bad option.
+    """
+    start = time.perf_counter()
+    _check(instance)
+    if heatmap not in HEATMAPS:
+        raise NcoError(f"lkh-gnn: heatmap must be one of {HEATMAPS}, got {heatmap!r}")
+    for name, value in (("candidates", candidates), ("neighbours", neighbours)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise NcoError(f"lkh-gnn: {name} must be a positive integer, got {value!r}")
+    if instance.n <= 3:
+        return lkh_solve(instance, time_limit, seed=seed, runs=runs)
+    t0 = time.perf_counter()
+    nbr, nbr_len = nearest_neighbours(instance, neighbours)
+    heat = make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr)
+    heatmap_s = time.perf_counter() - t0
+    cands = _select(heat, nbr, candidates)
+    text = candidate_file_text(cands)
+    candidate_s = time.perf_counter() - t0 - heatmap_s
+    counts = np.array([len(c) for c in cands])
+    tour, info = lkh_solve(instance, time_limit - (time.perf_counter() - start), seed=seed, runs=runs,
+                           candidate_file=text, subgradient=subgradient)
+    info.update({
+        "candidate_source": f"{heatmap} heatmap on the {nbr.shape[1]}-NN graph, top {candidates} per city by "
+                            "symmetrized heat, made symmetric",
+        "heatmap_s": round(heatmap_s, 4), "candidate_s": round(candidate_s, 4),
+        "candidates_per_city_mean": round(float(counts.mean()), 3), "candidates_per_city_max": int(counts.max()),
+    })
+    return tour, info
+
+
+def _select(heat: np.ndarray, nbr: np.ndarray, candidates: int) -> list[np.ndarray]:
+    """``learned_candidates``' selection on an (n, k) heatmap already computed."""
+    n = nbr.shape[0]
+    heat = symmetrize(heat, nbr)
+    m = max(1, min(int(candidates), nbr.shape[1]))
+    cols = np.argsort(-heat, axis=1, kind="stable")[:, :m]
+    src = np.repeat(np.arange(n, dtype=np.int64), m)
+    dst = np.take_along_axis(nbr, cols, axis=1).ravel()
+    h = np.take_along_axis(heat, cols, axis=1).ravel()
+    a, b, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([h, h])
+    own = np.concatenate([np.zeros(n * m), np.ones(n * m)])  # at equal heat, a city's own picks first
+    order = np.lexsort((own, -w, a))  # by city, then hottest first
+    a, b = a[order], b[order]
+    _, first = np.unique(a * n + b, return_index=True)  # an edge both ends kept: once
+    keep = np.zeros(len(a), dtype=bool)
+    keep[first] = True
+    a, b = a[keep], b[keep]
+    bounds = np.searchsorted(a, np.arange(n + 1))
+    return [b[bounds[i]:bounds[i + 1]] for i in range(n)]
