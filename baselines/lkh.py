@@ -110,13 +110,14 @@ print(" ".join(str(i - 1) for i in tour), flush=True)
 
 
 def _candidate_file_params(text: str, subgradient: bool) -> str:
-    """LKH parameters for candidates read from a file (see ``lkh_solve``). MAX_CANDIDATES is the file's largest
-    count, so LKH keeps every edge it reads (it trims each node's set to MAX_CANDIDATES, default 5)."""
+    """LKH parameters for candidates read from a file (see ``lkh_solve``). LKH trims each node's set to
+    MAX_CANDIDATES (default 5) as it reads it and, after an ascent, keeps that many per node by alpha: without
+    the ascent it is the file's largest count (every edge read is kept), with it the smallest (as many per
+    node as the file gives every node, e.g. 5 for a symmetrized top 5, like LKH's own sets)."""
     counts = [int(line.split()[2]) for line in text.splitlines()[1:] if len(line.split()) >= 3]
-    top = max(counts, default=5)
     if subgradient:  # the ascent keeps a POPMUSIC set it finds already there: here, the file's edges
-        return f"CANDIDATE_SET_TYPE = POPMUSIC\nINITIAL_PERIOD = 100\nMAX_CANDIDATES = {top}\n"
-    return f"SUBGRADIENT = NO\nPI_FILE = 0\nMAX_CANDIDATES = {top}\n"
+        return f"CANDIDATE_SET_TYPE = POPMUSIC\nINITIAL_PERIOD = 100\nMAX_CANDIDATES = {min(counts, default=5)}\n"
+    return f"SUBGRADIENT = NO\nPI_FILE = 0\nMAX_CANDIDATES = {max(counts, default=5)}\n"
 
 
 def candidate_set(n: int, time_limit: float) -> str:
@@ -306,7 +307,7 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
     e.g. ``ncosolve.baselines.lkh_gnn.candidate_file_text``) giving a coordinate instance's candidate edges
     instead of ``candidates``. With ``subgradient`` (LKH's default) LKH's ascent runs on those edges as its
     sparse graph (they are read as a POPMUSIC set would be), then ranks them, the 1-tree's edges and the
-    transitive ones by their alpha-values, keeping the file's largest count per node; with ``subgradient``
+    transitive ones by their alpha-values, keeping the file's smallest count per node; with ``subgradient``
     False, ``SUBGRADIENT = NO`` and ``PI_FILE = 0``: no ascent, penalties 0, the file's edges in its order.
     Without a candidate file, ``subgradient`` False only turns LKH's ascent off.
 

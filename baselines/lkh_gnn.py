@@ -10,9 +10,10 @@ city's edges are ranked by heat and written as an LKH ``CANDIDATE_FILE`` whose a
 The network predicts no node penalties (NeuroLKH's second head), so there are two ways to run LKH on the
 learned edges (option ``subgradient``):
 
-- True (default): LKH's own subgradient ascent runs on the learned edges as its sparse graph; LKH then
-  ranks them (with the 1-tree's edges and the transitive ones it adds) by their alpha-values under the
-  penalties it found, and searches on the penalised distances.
+- True (default): LKH's own subgradient ascent runs on the learned edges as its sparse graph (each city's
+  ``candidates`` hottest, as LKH trims them on reading); LKH then ranks them, with the 1-tree's edges and the
+  transitive ones it adds, by their alpha-values under the penalties it found, keeps ``candidates`` per city
+  (as POPMUSIC's sets are treated) and searches on the penalised distances.
 - False: ``SUBGRADIENT = NO`` and penalties 0 (``PI_FILE = 0``): no ascent, the learned edges in the
   network's order, plain distances.
 

@@ -44,7 +44,8 @@ def test_candidate_file_round_trip_is_symmetric_and_one_based():
         assert len(b) >= 5 and i not in b and len(set(b.tolist())) == len(b)
         for j in b:
             assert i in back[j]  # symmetric
-    assert "MAX_CANDIDATES = %d" % max(map(len, cands)) in _candidate_file_params(text, True)
+    assert "MAX_CANDIDATES = %d" % max(map(len, cands)) in _candidate_file_params(text, False)  # keeps them all
+    assert "MAX_CANDIDATES = 5" in _candidate_file_params(text, True)  # after the ascent: 5 per city by alpha
 
 
 def test_candidates_are_the_hottest_edges_of_the_symmetrized_heatmap():
