@@ -5,10 +5,18 @@ test set (``ncosolve.generate(problem, n, size, seed=1234)``; ATSP: ``generate_a
 are solved by the reference (LKH-3 for TSP/ATSP if installed, else OR-Tools; PyVRP for CVRP) with
 ``--ref-time`` seconds each, and by the policy: ``attention`` (greedy multi-start + x8 augmentation,
 batched: the per-instance time is the batch time / n), and ``attention+2opt`` through ``solve()`` when
-the local search is installed. ``--other-sizes`` adds sizes without a checkpoint of their own (nearest
-size). Every cost is re-checked by ``evaluate()``. Optionally (``--tsplib``) the TSPLIB instances <= 200
+the local search is installed, with ``2opt`` (the same local search from one classical start) beside it at the
+same ``--polish-time``. ``--other-sizes`` adds sizes without a checkpoint of their own (nearest
+size). Every cost is re-checked by ``evaluate()``. ``--ref-cache FILE`` keeps the reference costs by (method,
+seconds, instance fingerprint), so a 256 x 10 s PyVRP run is paid once and resumes where it stopped
+(``--ref-only`` fills it and stops). Optionally (``--tsplib``) the TSPLIB instances <= 200
 nodes and CVRPLIB sets A and X (<= 200 customers) against their best-known values (generalisation).
 ``--tasks tsp100,cvrp100`` runs only those tasks (two shells can split the work).
+
+``--solomon`` runs instead every shipped Solomon instance (100 customers, each with its fleet) by ``attention``,
+``attention+2opt``, ``2opt``, ``ortools`` and ``pyvrp`` at ``--solomon-time`` seconds each, alternating methods
+per instance, and prints the mean gap to the best-known value per family (C1, C2, R2, RC1: the R1 files are not
+in the data).
 
 The issue's first-milestone targets (1,000 instances, TSP50 <= 1.5 %, CVRP50 <= 5 %, ...) are printed
 beside the figures; the shipped checkpoints are small CPU-trained models (BENCHMARKS.md says which
@@ -171,7 +179,7 @@ def run_solomon(args) -> list[dict]:
         for method in SOLOMON_METHODS:
             ncosolve.prepare(inst, method)
             result = ncosolve.solve(inst, method, time_limit=args.solomon_time)
-            rows.append({"instance": inst.name, "family": inst.name.rstrip("0123456789"), "method": method,
+            rows.append({"instance": inst.name, "family": inst.name[:-2], "method": method,
                          "feasible": result.feasible, "cost": result.cost if result.feasible else None,
                          "best_known": best, "routes": len(result.solution) if result.feasible else None,
                          "gap_pct": 100 * (result.cost / best - 1) if result.feasible else None,
