@@ -3,7 +3,7 @@
 ``bfw`` is the bi-conjugate Frank-Wolfe method of Mitradjieva & Lindberg (2013): each search target mixes
 the all-or-nothing flows with the two previous targets so that successive directions are conjugate under
 the Beckmann Hessian; ``cfw`` uses one previous target, ``fw`` none. The step is an exact line search
-(bisection on the directional derivative). Everything runs in float64 under a scoped ``jax.enable_x64``,
+(safeguarded Newton on the directional derivative). Everything runs in float64 under a scoped ``jax.enable_x64``,
 so the rest of the process keeps JAX's defaults.
 """
 
@@ -17,17 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncosolve.errors import InvalidInstance
-from ncosolve.traffic.bpr import beckmann, link_time_slopes, link_times
-from ncosolve.traffic.dijkstra import all_or_nothing_dijkstra
+from ncosolve.traffic.bpr import beckmann, link_time_slopes, link_times, link_times_and_slopes
+from ncosolve.traffic.dijkstra import all_or_nothing_dijkstra, all_or_nothing_sweeps
 from ncosolve.traffic.shortest_paths import all_or_nothing
 from ncosolve.traffic.types import EquilibriumResult, Scenario, Topology, UEState
 
 ALGORITHMS = {"fw": 0, "cfw": 1, "bfw": 2}  # how many previous targets a direction may conjugate with
-LINE_SEARCH_STEPS = 48                      # bisection halvings: step size resolved to 2**-48
+LINE_SEARCH_STEPS = 48                      # most line-search steps (each at worst halves the bracket)
+LINE_SEARCH_TOL = 2.0 ** -48                # step size resolved to this
 RESTART_STEP = 1.0 - 1e-7                   # a full step ends the conjugate sequence (directions degenerate)
 MAX_CHUNK = 64                              # designs per compiled batch; bigger batches run in chunks
-HOST_PATHS_FROM = 20_000                    # zones x links from which "auto" loads by Dijkstra on a CPU host
-LOADERS = {"bellman-ford": all_or_nothing, "dijkstra": all_or_nothing_dijkstra}  # see _loader
+HOST_PATHS_FROM = 12_000                    # zones x links from which "auto" loads on the host on a CPU
+SWEEP_LABELS_UP_TO = 2 ** 15                # nodes x zones up to which "auto" takes the host sweeps over Dijkstra
+LOADERS = {"bellman-ford": all_or_nothing, "dijkstra": all_or_nothing_dijkstra, "sweeps": all_or_nothing_sweeps}
 
 
 def _safe_div(num, den):
@@ -35,18 +37,36 @@ def _safe_div(num, den):
 
 
 def _line_search(topo, scen, flows, direction):
-    """Step in [0, 1] minimising the Beckmann function along ``direction`` (bisection on its derivative)."""
-    def slope(tau):
-        return jnp.dot(direction, link_times(topo, scen, flows + tau * direction))
+    """Step in [0, 1] minimising the Beckmann function along ``direction``: the root of its derivative
+    phi'(tau) = direction . t(flows + tau direction), which increases with tau. 1 when phi'(1) <= 0; else
+    safeguarded Newton steps from 0 (phi'' = sum direction^2 t', both from one power per link,
+    ``link_times_and_slopes``) inside the bracket [lo, hi] around the root, halving the bracket instead whenever
+    a step would leave it, until a step or the bracket is at most ``LINE_SEARCH_TOL``.
 
-    def halve(_, bracket):
-        lo, hi = bracket
-        mid = 0.5 * (lo + hi)
-        up = slope(mid) > 0
-        return jnp.where(up, lo, mid), jnp.where(up, mid, hi)
+    A bisection to the same resolution takes ``LINE_SEARCH_STEPS`` + 1 evaluations (a power per link each);
+    this takes a handful, and two when the full step is taken."""
+    def derivatives(tau):
+        times, slopes = link_times_and_slopes(topo, scen, flows + tau * direction)
+        return jnp.dot(direction, times), jnp.dot(direction * direction, slopes)
 
-    lo, hi = jax.lax.fori_loop(0, LINE_SEARCH_STEPS, halve, (jnp.zeros(()), jnp.ones(())))
-    return jnp.where(slope(1.0) <= 0, 1.0, 0.5 * (lo + hi))
+    def newton(carry):
+        lo, hi, tau, g, h, _, count = carry
+        lo, hi = jnp.where(g > 0, lo, tau), jnp.where(g > 0, tau, hi)
+        step = tau - _safe_div(g, h)
+        nxt = jnp.where((h > 0) & (step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        settled = (jnp.abs(nxt - tau) <= LINE_SEARCH_TOL) | (hi - lo <= LINE_SEARCH_TOL)
+        g_next, h_next = derivatives(nxt)
+        return lo, hi, nxt, g_next, h_next, settled | (g_next == 0), count + 1
+
+    def more(carry):
+        return ~carry[5] & (carry[6] < LINE_SEARCH_STEPS)
+
+    zero, one = jnp.zeros(()), jnp.ones(())
+    full = derivatives(one)[0] <= 0
+    g0, h0 = derivatives(zero)
+    init = (zero, one, zero, g0, h0, full | (g0 >= 0), jnp.zeros((), jnp.int32))
+    tau = jax.lax.while_loop(more, newton, init)[2]
+    return jnp.where(full, 1.0, jnp.clip(tau, 0.0, 1.0))
 
 
 def _target(topo, scen, state, aon, depth):
@@ -130,13 +150,16 @@ def _conjugacy(algorithm: str) -> int:
 
 
 def _loader(paths: str, network) -> str:
-    """The all-or-nothing loader. ``"auto"`` takes Dijkstra on the host when JAX runs on a CPU and the network
-    is not tiny (zones x links >= ``HOST_PATHS_FROM``; it settles each node once per origin, where the sweeps
-    touch every link once per hop: 10x faster on a 960-link, 256-zone grid), else the pure-JAX Bellman-Ford
-    sweeps (no host round trip: faster on SiouxFalls, and vmapped batches stay on an accelerator)."""
+    """The all-or-nothing loader (``LOADERS``). ``"auto"``: on an accelerator, or on a CPU for a small network
+    (zones x links below ``HOST_PATHS_FROM``), the pure-JAX Bellman-Ford sweeps (no host round trip: faster on
+    SiouxFalls and 7 x 7 grid cities, and vmapped batches stay on the accelerator); otherwise a host kernel
+    (``dijkstra.py``): the sweeps vectorised over origins while their (nodes x zones) label matrix has at most
+    ``SWEEP_LABELS_UP_TO`` entries (per load 1.4x faster than Dijkstra on EMA, 2x on Anaheim), Dijkstra above
+    (all-zone grid cities of 256 zones and more, where the sweeps fall out of cache and lose)."""
     if paths == "auto":
-        big = network.num_zones * network.num_links >= HOST_PATHS_FROM
-        return "dijkstra" if big and jax.default_backend() == "cpu" else "bellman-ford"
+        if jax.default_backend() != "cpu" or network.num_zones * network.num_links < HOST_PATHS_FROM:
+            return "bellman-ford"
+        return "sweeps" if network.num_nodes * network.num_zones <= SWEEP_LABELS_UP_TO else "dijkstra"
     if paths not in LOADERS:
         raise InvalidInstance(f"paths: {paths!r} is not one of {['auto', *LOADERS]}")
     return paths
@@ -157,13 +180,15 @@ def equilibrium(network, tol: float = 1e-5, max_iter: int = 10_000, algorithm: s
     tol : stop once the relative gap is at most this.
     max_iter : stop after this many iterations whatever the gap (check ``relative_gap``).
     algorithm : ``"bfw"`` (bi-conjugate Frank-Wolfe, default), ``"cfw"`` (conjugate) or ``"fw"``.
-    paths : shortest paths of the all-or-nothing step: ``"auto"``, ``"dijkstra"`` (host) or ``"bellman-ford"``.
+    paths : shortest paths of the all-or-nothing step: ``"auto"`` (see ``_loader``), ``"bellman-ford"`` (pure JAX),
+        or on the host ``"sweeps"`` or ``"dijkstra"``.
     """
     conj, paths = _conjugacy(algorithm), _loader(paths, network)
     topo = topology(network)
     with jax.enable_x64(True):
-        scen = Scenario(jnp.asarray(network.capacity), jnp.ones(network.num_links, bool), jnp.asarray(network.demand))
-        out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
+        scen = Scenario(np.asarray(network.capacity, np.float64), np.ones(network.num_links, bool),
+                        np.asarray(network.demand, np.float64))
+        out = jax.device_get(_solve_one(topo, scen, np.float64(tol), np.int32(max_iter), conjugacy=conj, paths=paths))
     _check_served(out[6])
     return EquilibriumResult(out[0], out[1], float(out[2]), float(out[3]), float(out[4]), int(out[5]))
 
@@ -205,8 +230,9 @@ def equilibrium_batch(network, capacity=None, is_open=None, demand=None, tol: fl
             out = jax.device_get(_solve_many(topo, scens, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
             outs.append([np.asarray(a)[: stop - start] for a in out])
         for row in range(0 if vectorize else count):
-            scen = Scenario(jnp.asarray(cap[row]), jnp.asarray(opn[row]), jnp.asarray(dem[row]))
-            out = jax.device_get(_solve_one(topo, scen, jnp.float64(tol), jnp.int32(max_iter), conjugacy=conj, paths=paths))
+            # numpy in: the compiled call's own argument transfer is cheaper than a jnp.asarray each
+            scen = Scenario(cap[row], opn[row], dem[row])
+            out = jax.device_get(_solve_one(topo, scen, np.float64(tol), np.int32(max_iter), conjugacy=conj, paths=paths))
             outs.append([np.asarray(a)[None] for a in out])
     out = [np.concatenate(parts) for parts in zip(*outs)]
     _check_served(out[6])
