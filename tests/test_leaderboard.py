@@ -57,8 +57,11 @@ def slow(instance, time_limit, seed):
     return list(range(instance.n)), {}
 
 
+SLEEPY_S = 1.5  # long enough that four in series (6 s) and two at a time (3 s + start) stay apart under load
+
+
 def sleepy(instance, time_limit, seed):
-    time.sleep(0.5)
+    time.sleep(SLEEPY_S)
     return list(range(instance.n)), {"pid": os.getpid()}
 
 
@@ -214,12 +217,12 @@ def test_workers_run_jobs_at_once_and_keep_plan_order(toy_methods, eil51_suite):
     for k in range(4):
         toy_methods(f"t-sleepy{k}", sleepy)
     names = [f"t-sleepy{k}" for k in range(4)]
-    lb.run_leaderboard(eil51_suite, names[:1], time_limit=1)  # the forkserver starts once per session
+    lb.run_leaderboard(eil51_suite, names[:1], time_limit=2)  # the forkserver starts once per session
     start = time.perf_counter()
-    rows = lb.run_leaderboard(eil51_suite, names, time_limit=1, runner=LocalRunner(2))
+    rows = lb.run_leaderboard(eil51_suite, names, time_limit=2, runner=LocalRunner(2))
     elapsed = time.perf_counter() - start
     assert [r["method"] for r in rows] == names and all(lb.counts(r) for r in rows)
-    assert elapsed < 1.9  # two at a time: 2 x 0.5 s plus the workers' start, not 4 x 0.5 s
+    assert elapsed < 3.5 * SLEEPY_S  # two at a time: 2 x SLEEPY_S plus the workers' start, not 4 x SLEEPY_S
 
 
 def test_a_hung_method_is_killed_and_a_dying_worker_is_recorded(toy_methods, eil51_suite):
