@@ -70,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20, help="first N test instances per checkpoint (default 20)")
     parser.add_argument("--ref-time", type=float, default=1.0, help="reference seconds per instance (default 1)")
-    parser.add_argument("--polish-time", type=float, default=1.0, help="attention+2opt seconds per instance")
+    parser.add_argument("--polish-time", type=float, default=1.0, help="attention+2opt (and 2opt) seconds per instance; 0 skips both")
     parser.add_argument("--tsplib", action="store_true", help="also TSPLIB <= 200 nodes, CVRPLIB A and X <= 200")
     parser.add_argument("--tasks", default="", help="comma-separated tasks to run (e.g. tsp100,cvrp100); default all")
     parser.add_argument("--other-sizes", default="",
@@ -154,7 +154,7 @@ def run_generated(path: Path, cfg, args, size: int | None = None) -> dict:
            "attention_ms_per_instance": 1000 * per_instance,
            "target_gap_pct": TARGETS.get((cfg.problem, size)) if cfg.variant == "euclidean" else None,
            "training": meta["training"]}
-    if "attention+2opt" in {m.name for m in ncosolve.methods(cfg.problem)}:
+    if args.polish_time > 0 and "attention+2opt" in {m.name for m in ncosolve.methods(cfg.problem)}:
         results = [ncosolve.solve(i, "attention+2opt", time_limit=args.polish_time, checkpoint=str(path))
                    for i in instances]
         row["attention+2opt_gap_pct"] = 100 * statistics.fmean(r.cost / c - 1 for r, c in zip(results, ref_costs))
