@@ -50,6 +50,14 @@ def build_problem_data(instance, scale: float):
     return ProblemData(locations, clients, [depot], [vehicle], [dist], [durations])
 
 
+def scaled_problem_data(instance):
+    """``(ProblemData, scale, exact)``: the instance at the integer scale of ``integer_scale`` (times included
+    for CVRPTW), bounded by ``PYVRP_MAX_VALUE``."""
+    times = (instance.time_windows, instance.service_times) if instance.problem == "cvrptw" else ()
+    scale, exact = integer_scale(instance, PYVRP_MAX_VALUE, times)
+    return build_problem_data(instance, scale), scale, exact
+
+
 def routes_from_solution(solution) -> list[list[int]]:
     """Our routes (customer indices, depot implied) from a PyVRP solution built by ``build_problem_data``."""
 
@@ -101,9 +109,7 @@ def pyvrp_solve(instance, time_limit: float, seed: int = 0):
 
     start = time.perf_counter()
     deadline = start + time_limit
-    times = (instance.time_windows, instance.service_times) if instance.problem == "cvrptw" else ()
-    scale, exact = integer_scale(instance, PYVRP_MAX_VALUE, times)
-    data = build_problem_data(instance, scale)
+    data, scale, exact = scaled_problem_data(instance)
     params = SolveParams()
     rng = RandomNumberGenerator(seed=seed)
     ls = LocalSearch(data, rng, compute_neighbours(data, params.neighbourhood),
@@ -142,8 +148,7 @@ class BetweenRoutes:
     def __init__(self, instance, seed: int = 0):
         import pyvrp.search
 
-        times = (instance.time_windows, instance.service_times) if instance.problem == "cvrptw" else ()
-        self.data = build_problem_data(instance, integer_scale(instance, PYVRP_MAX_VALUE, times)[0])
+        self.data = scaled_problem_data(instance)[0]
         params = SolveParams()
         self.ls = LocalSearch(self.data, RandomNumberGenerator(seed=seed),
                               compute_neighbours(self.data, params.neighbourhood))
