@@ -31,7 +31,7 @@ import numpy as np
 from ncosolve.baselines.lkh import lkh_solve, prepare_lkh
 from ncosolve.errors import NcoError
 from ncosolve.search.candidates import nearest_neighbours
-from ncosolve.search.heatmaps import HEATMAPS, make_heatmap, symmetrize
+from ncosolve.search.heatmaps import HEATMAPS, make_heatmap, select_candidates, symmetrize
 
 # k of the k-NN graph the GNN scores: the k it was trained at. Share of the stored near-optimal tours' edges
 # among the candidates (top 5, symmetric), tsp500-fu / tsp1000-fu instances 20-27: k = 10 98.63% / 98.71%,
@@ -49,8 +49,13 @@ def learned_candidates(instance, neighbours: int = NEIGHBOURS, candidates: int =
     ``candidates`` hottest edges, and each kept edge is added to both ends' lists (so a city may have more
     than ``candidates``). Returns a list of n int64 arrays, each ordered by decreasing heat (ties: nearer first).
     """
+    return _select(*_heat(instance, neighbours, heatmap), candidates)
+
+
+def _heat(instance, neighbours: int, heatmap: str) -> tuple[np.ndarray, np.ndarray]:
+    """(heat (n, k), nbr (n, k)): ``heatmap`` on the ``neighbours``-NN graph."""
     nbr, nbr_len = nearest_neighbours(instance, neighbours)
-    return _select(make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr, candidates)
+    return make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr
 
 
 def candidate_file_text(cands: list[np.ndarray]) -> str:
@@ -129,8 +134,7 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
     if instance.n <= 3:
         return lkh_solve(instance, time_limit, seed=seed, runs=runs)
     t0 = time.perf_counter()
-    nbr, nbr_len = nearest_neighbours(instance, neighbours)
-    heat = make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr)
+    heat, nbr = _heat(instance, neighbours, heatmap)
     heatmap_s = time.perf_counter() - t0
     cands = _select(heat, nbr, candidates)
     text = candidate_file_text(cands)
@@ -150,12 +154,10 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
 def _select(heat: np.ndarray, nbr: np.ndarray, candidates: int) -> list[np.ndarray]:
     """``learned_candidates``' selection on an (n, k) heatmap already computed."""
     n = nbr.shape[0]
-    heat = symmetrize(heat, nbr)
-    m = max(1, min(int(candidates), nbr.shape[1]))
-    cols = np.argsort(-heat, axis=1, kind="stable")[:, :m]
+    dst, h = select_candidates(symmetrize(heat, nbr), nbr, candidates, "heatmap")
+    m = dst.shape[1]
     src = np.repeat(np.arange(n, dtype=np.int64), m)
-    dst = np.take_along_axis(nbr, cols, axis=1).ravel()
-    h = np.take_along_axis(heat, cols, axis=1).ravel()
+    dst, h = dst.ravel(), h.ravel()
     a, b, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([h, h])
     own = np.concatenate([np.zeros(n * m), np.ones(n * m)])  # at equal heat, a city's own picks first
     order = np.lexsort((own, -w, a))  # by city, then hottest first
