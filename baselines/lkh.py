@@ -352,7 +352,7 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
     tour, reason = run_lkh(problem, runs, lkh_seed, finish_by=start + time_limit - _FINISH_EARLY_S,
                            kill_at=start + 1.05 * time_limit + 0.1,  # 0.4 s left to reap it
                            extra_params=extra, n=n,
-                           **({} if candidate_file is None else {"files": {"CANDIDATE_FILE": candidate_file}}))
+                           files=None if candidate_file is None else {"CANDIDATE_FILE": candidate_file})
     info["lkh_seed"] = lkh_seed
     if tour is None:
         info["status"] = reason

@@ -98,8 +98,8 @@ def test_killed_child_still_returns_the_tour_it_had_written(monkeypatch):
     inst = ncosolve.read_instance(data_dir() / "tsplib" / "u1060.tsp")
     real = lkh.run_lkh
 
-    def never_stops(problem, runs, lkh_seed, finish_by, kill_at, extra_params="", n=None):
-        return real(problem, 10**6, lkh_seed, finish_by + 1000.0, kill_at, extra_params, n)  # LKH never ends
+    def never_stops(problem, runs, lkh_seed, finish_by, kill_at, extra_params="", n=None, files=None):
+        return real(problem, 10**6, lkh_seed, finish_by + 1000.0, kill_at, extra_params, n, files)  # LKH never ends
 
     monkeypatch.setattr(lkh, "run_lkh", never_stops)
     result = ncosolve.solve(inst, "lkh", time_limit=6)
