@@ -145,19 +145,18 @@ def _load(init, term, no_through, cost, demand):
 
 @njit(cache=True)
 def _sweep_all(init, term, blocked_tail, cost, dist):
-    """Label-correcting sweeps over the links, all origins at once, until no label improves; returns the count.
+    """Label-correcting sweeps over the links, all origins at once, until no label improves.
 
     ``dist`` (N, W): each node's label for each origin (a row per node, so one link updates a contiguous
     vector of origins). In-place (Gauss-Seidel) updates, sweeping the links forwards then backwards, carry a
     label along many links per sweep."""
     num_links = cost.shape[0]
     width = dist.shape[1]
-    sweeps = 0
+    forward = False
     changed = True
     while changed:
         changed = False
-        forward = sweeps % 2 == 0
-        sweeps += 1
+        forward = not forward
         for k in range(num_links):
             link = k if forward else num_links - 1 - k
             if blocked_tail[link]:
@@ -171,13 +170,12 @@ def _sweep_all(init, term, blocked_tail, cost, dist):
                 better |= cand < dh[o]
                 dh[o] = min(cand, dh[o])
             changed |= better
-    return sweeps
 
 
 @njit(cache=True)
 def _load_sweeps(init, term, no_through, cost, demand):
     """``_load``'s contract by label-correcting sweeps vectorised over origins (``_sweep_all``) instead of one
-    Dijkstra per origin. Returns (flows, sptt, unserved, sweeps).
+    Dijkstra per origin.
 
     Same trees as the pure-JAX loader (``shortest_paths._tree``): the labels are the same fixed point, and a
     node's tree link is the highest-numbered link on which its label is tight. Each OD demand is then walked
@@ -196,7 +194,7 @@ def _load_sweeps(init, term, no_through, cost, demand):
         # a link out of a blocked node serves only the paths that start there: relaxed once, for that origin
         if no_through[tail] and tail < zones and cost[link] < dist[term[link], tail]:
             dist[term[link], tail] = cost[link]
-    sweeps = _sweep_all(init, term, blocked_tail, cost, dist)
+    _sweep_all(init, term, blocked_tail, cost, dist)
     pred = np.full((n, width), -1, np.int32)
     for link in range(num_links):  # ascending, so the highest tight link wins
         c = cost[link]
@@ -232,7 +230,7 @@ def _load_sweeps(init, term, no_through, cost, demand):
                             raise ValueError("zero-cost cycle of tight links: no shortest-path tree")
                 else:
                     unserved += amount
-    return flows, sptt, unserved, sweeps
+    return flows, sptt, unserved
 
 
 def _layout(num_links: int, num_nodes: int, zones: int) -> tuple[int, int, int, int, int]:
@@ -271,7 +269,7 @@ def _host_load(kernel, num_links, num_nodes, zones, packed):
         row = rows[r]
         flows, sptt, unserved = kernel(row[at_init:at_term].view(np.int32), row[at_term:at_block].view(np.int32),
                                        row[at_block:at_block + num_nodes] != 0, row[:at_demand].view(np.float64),
-                                       row[at_demand:at_init].view(np.float64).reshape(zones, zones))[:3]
+                                       row[at_demand:at_init].view(np.float64).reshape(zones, zones))
         out[r, :num_links] = flows
         out[r, num_links] = sptt
         out[r, num_links + 1] = unserved
