@@ -85,7 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ref-cache", type=Path,
                         help="JSON of reference costs by (method, seconds, instance fingerprint): read, and extended "
                              "with what is missing after each instance, so a long reference run resumes")
-    parser.add_argument("--ref-only", action="store_true", help="only fill --ref-cache for the chosen tasks")
+    parser.add_argument("--ref-only", action="store_true", help="only fill --ref-cache for the chosen tasks (writes no --out file)")
     parser.add_argument("--multistart", type=int, default=0,
                         help="VRPs: on the first N instances also the same polish from up to 128 random-insertion "
                              "starts in --polish-time (the classical counterpart of attention+2opt)")
@@ -374,6 +374,8 @@ def main(argv=None) -> int:
               f"({row['attention_ms_per_instance']:.1f} ms/inst)"
               + ("" if polish is None else f", +2opt {polish:.2f}%")
               + (f", target {row['target_gap_pct']}%" if row["target_gap_pct"] is not None else ""), flush=True)
+    if args.ref_only:
+        return 0  # the references are in --ref-cache; no results file is written
     library = run_library() if args.tsplib and not only else []
     inference = run_inference(args) if args.inference else []
     side_by_side = run_rl4co(args) if args.rl4co else []
