@@ -7,7 +7,9 @@ Per agent and timestep:
 1. **Congestion map.** The agent keeps a heat map of where it has seen other agents (its window only, decayed
    by ``heat_decay`` each step); entering a cell costs ``1 + heat_cost * heat``.
 2. **Planning.** A* from its goal to the agent on that cost map gives a least-cost path; its first
-   ``path_len`` cells are the plan, the first one the next subgoal.
+   ``path_len`` cells are the plan, the first one the next subgoal. With ``contraflow``, a move into a one-lane
+   corridor against other agents' plans costs more (traffic-flow planning), so agents pick aisles that do not
+   make them meet head-on.
 3. **Local messages.** Agents in view share their next planned cell and their priority (steps since their last
    goal, PIBT's rule, ties broken by a fixed per-agent offset), so the network can tell who yields.
 4. **Acting.** ``FollowerNet`` sees ``CHANNELS`` over the (2r+1)^2 window and picks one of the 5 actions
@@ -64,6 +66,9 @@ class FollowerConfig:
     """extra cost of entering a cell per unit of heat"""
     shield: bool = False
     """resolve each step's moves by PIBT over the agents' action preferences (CS-PIBT) instead of waits"""
+    contraflow: float = 0.0
+    """extra cost of entering a corridor cell (at most 2 free neighbours) per other agent whose plan leaves it the
+    opposite way: plans avoid head-on meetings in one-lane aisles (traffic-flow planning; 0: off)"""
     training: dict = field(default_factory=dict)
     """budget and hardware of the run that produced the weights (informational)"""
 
@@ -94,17 +99,51 @@ class FollowerNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- planning
+REVERSE = np.array([0, 2, 1, 4, 3], dtype=np.int64)
+"""the move opposite to each of ``MOVES`` (wait, up, down, left, right)"""
+
+
 @numba.njit(cache=True)
-def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.ndarray, paths: np.ndarray) -> None:
+def _add_flow(nbr: np.ndarray, corridor: np.ndarray, cell: int, path: np.ndarray, against: np.ndarray,
+              weight: float) -> None:
+    """Add ``weight`` to ``against[u, k]`` for every move ``u -> nbr[u, k]`` of the route ``cell, path...`` that
+    leaves a corridor cell ``u`` (the opposite move, into ``u``, is what it makes dearer)."""
+    u = cell
+    for x in range(len(path)):
+        v = path[x]
+        if v < 0:
+            break
+        if v != u and corridor[u]:
+            for k in range(1, 5):
+                if nbr[u, k] == v:
+                    against[u, k] += weight
+        u = v
+
+
+@numba.njit(cache=True)
+def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.ndarray, paths: np.ndarray,
+               corridor: np.ndarray, contraflow: float) -> None:
     """Per agent, a search from ``goals[a]`` over entering costs ``cost[a]`` (agents, cells, each >= 1) until it
-    settles ``pos[a]`` (A*: the unit-step distance from ``pos[a]`` is a consistent heuristic); writes the first
-    ``paths.shape[1]`` cells of the least-cost path from ``pos[a]`` (-1 padded)."""
+    settles ``pos[a]`` (A*: the unit-step distance from ``pos[a]`` is a consistent heuristic); overwrites
+    ``paths[a]`` (the agent's last plan) with the first ``paths.shape[1]`` cells of the least-cost path from
+    ``pos[a]`` (-1 padded).
+
+    With ``contraflow`` > 0, entering a ``corridor`` cell also costs ``contraflow`` per other agent whose plan
+    leaves that cell the opposite way. Agents plan in turn, each against the others' newest plans (the last
+    step's for those not yet replanned), so two agents facing each other in an aisle do not both switch to the
+    same detour."""
     ncell = nbr.shape[0]
     dist = np.empty(ncell, dtype=np.float64)
     done = np.zeros(ncell, dtype=np.bool_)
     h = np.empty(ncell, dtype=np.float64)
     queue = np.empty(ncell, dtype=np.int64)
+    against = np.zeros((ncell, 5), dtype=np.float64)
+    if contraflow > 0:
+        for a in range(len(pos)):
+            _add_flow(nbr, corridor, pos[a], paths[a], against, contraflow)
     for a in range(len(pos)):
+        if contraflow > 0:
+            _add_flow(nbr, corridor, pos[a], paths[a], against, -contraflow)
         dist[:] = np.inf
         done[:] = False
         paths[a, :] = -1
@@ -133,9 +172,9 @@ def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.nda
             done[v] = True
             if v == s:
                 break
-            nd = dist[v] + cost[a, v]
             for k in range(1, 5):
                 u = np.int64(nbr[v, k])
+                nd = dist[v] + cost[a, v] + against[v, k]
                 if u >= 0 and not done[u] and nd < dist[u]:
                     dist[u] = nd
                     heapq.heappush(heap, (nd + h[u], u))
@@ -146,12 +185,17 @@ def plan_paths(nbr: np.ndarray, cost: np.ndarray, pos: np.ndarray, goals: np.nda
             best, best_d = -1, np.inf
             for k in range(1, 5):
                 v = np.int64(nbr[u, k])
-                if v >= 0 and done[v] and dist[v] + cost[a, v] < best_d - 1e-9:
-                    best, best_d = v, dist[v] + cost[a, v]
+                if v < 0 or not done[v]:
+                    continue
+                d = dist[v] + cost[a, v] + against[v, REVERSE[k]]
+                if d < best_d - 1e-9:
+                    best, best_d = v, d
             if best < 0:
                 break
             paths[a, step] = best
             u = best
+        if contraflow > 0:
+            _add_flow(nbr, corridor, pos[a], paths[a], against, contraflow)
 
 
 class Follower:
@@ -177,6 +221,7 @@ class Follower:
         self._dist_goal = np.full(n, -1, dtype=np.int64)  # goal cell of each row of _dist (the shield's)
         self._dist: np.ndarray | None = None  # (agents, cells) distances to goals, made on the shield's first call
         self._occ = np.full((2, len(self.nbr)), -1, dtype=np.int64)
+        self._corridor = (self.nbr[:, 1:] >= 0).sum(axis=1) <= 2
 
     @property
     def num_agents(self) -> int:
@@ -204,7 +249,8 @@ class Follower:
         self.heat[agent, rows, cols] += obs[:, 1]
         cost = 1.0 + cfg.heat_cost * self.heat[:, r:r + core.h, r:r + core.w].reshape(n, -1)
         cell, goal_cell = pos[:, 0] * w + pos[:, 1], goals[:, 0] * w + goals[:, 1]
-        plan_paths(self.nbr, cost.astype(np.float64), cell, goal_cell, self.paths)
+        plan_paths(self.nbr, cost.astype(np.float64), cell, goal_cell, self.paths, self._corridor,
+                   float(cfg.contraflow))
         self.next_cell = np.where(self.paths[:, 0] >= 0, self.paths[:, 0], cell)
         valid = self.paths >= 0
         pr, pc = np.divmod(np.where(valid, self.paths, 0), w)

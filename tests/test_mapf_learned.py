@@ -78,6 +78,27 @@ def test_plan_follows_a_shortest_path_around_walls():
     assert evaluate_mapf(inst, np.stack(follower.core.history, axis=1)) == 8
 
 
+def _first_steps(contraflow: float) -> list[tuple[int, int]]:
+    """Two agents facing each other on a ring of two one-lane corridors (rows 0 and 2, joined at both ends): the
+    first cell of each one's plan."""
+    grid = np.zeros((3, 7), dtype=bool)
+    grid[1, 1:6] = True
+    inst = MAPFInstance(grid, [(0, 0), (0, 6)], [(0, 6), (0, 0)])
+    follower = Follower(MAPFCore(inst, "nothing", 5, 20), FollowerConfig(heat_cost=0.0, contraflow=contraflow))
+    follower.observe()
+    first = [tuple(int(x) for x in divmod(int(c), 7)) for c in follower.paths[:, 0]]
+    follower.observe()  # replanning against each other's plans keeps them apart (no switching back and forth)
+    assert [tuple(int(x) for x in divmod(int(c), 7)) for c in follower.paths[:, 0]] == first
+    return first
+
+
+def test_contraflow_sends_one_of_two_facing_agents_around():
+    assert _first_steps(0.0) == [(0, 1), (0, 5)]  # both into the short top aisle, head-on
+    # agent 0 plans the top aisle; agent 1, planning after it, finds the top dearer (6 steps + 6 against agent
+    # 0's moves) than going around below (8 steps)
+    assert _first_steps(1.0) == [(0, 1), (1, 6)]
+
+
 def _one_hot(actions) -> np.ndarray:
     return np.eye(5, dtype=np.float32)[np.asarray(actions)]
 
