@@ -291,10 +291,9 @@ class Follower:
         return np.argmax(self.nbr[core.pos[:, 0] * core.w + core.pos[:, 1]] == cells[:, None], axis=1)
 
     def shield(self, actions: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
-        """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT with agents
-        in one-lane corridor cells first (they cannot step aside, so aisles clear), the rest in priority order
-        (steps since the last goal); each agent tries its sampled action, then the others nearest its goal first,
-        ties by probability."""
+        """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
+        order (steps since the last goal), each agent trying its sampled action, then the rest by probability
+        (without ``probs``: in action order, wait first)."""
         core = self.core
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]
@@ -302,15 +301,13 @@ class Follower:
         if self._dist is None:
             self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
         stale = goal != self._dist_goal
-        if stale.any():  # distance tables (fallback order, PIBT's corridor-swap test), refreshed when a goal changes
+        if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
             self._dist[stale] = bfs_many(self.nbr, goal[stale].astype(np.int32))
             self._dist_goal[stale] = goal[stale]
-        nbr = self.nbr[cell]
-        near = self._dist[np.arange(n)[:, None], np.maximum(nbr, 0)].astype(np.float64)
-        key = np.where(nbr >= 0, -near, -np.inf) + (0.0 if probs is None else 0.5 * probs)
-        key[np.arange(n), actions] = np.inf
+        key = np.zeros((n, 5)) if probs is None else probs.astype(np.float64)
+        key[np.arange(n), actions] = 2.0
         pref = np.argsort(-key, axis=1, kind="stable").astype(np.int64)
-        order = np.lexsort((-(self.waiting + self.tie_break), ~self._corridor[cell]))
+        order = np.argsort(-(self.waiting + self.tie_break), kind="stable")
         empty = np.empty(0, dtype=np.int64)
         q_to = pibt_config(self.nbr, self._dist, goal.astype(np.int64), cell.astype(np.int64), order, empty, empty,
                            self._occ[0], self._occ[1], pref)
