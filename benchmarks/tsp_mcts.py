@@ -2,7 +2,7 @@
 
 Every group of solves runs in a fresh pool of ``--processes`` spawned worker processes whose numba kernels
 (and, for the GNN heatmap, torch and the shipped model) are loaded before any budget starts; every method
-gets the same wall-clock budget per instance, seed 0; every tour is re-checked by ``evaluate()`` (inside
+gets the same wall-clock budget per instance, seed ``--seed`` (default 0); every tour is re-checked by ``evaluate()`` (inside
 ``ncosolve.solve``). Peak memory is the worker's peak resident set (``resource.getrusage``; includes the
 interpreter and imported libraries, about 280 MiB before any search, more with torch). ``--part``:
 
@@ -72,6 +72,14 @@ TUNE_GRID = {  # overrides of default_params(n) tried by --part tune
     "10% Or-opt actions": {"or_opt": 0.1},
     "restart after 0.02 n": {"restart_factor": 0.02},
     "kick window 100": {"kick_window": 100},
+    "3 alpha-nearest": {"alpha_nearness": 3},
+    "5 alpha-nearest": {"alpha_nearness": 5},
+    "8 alpha-nearest": {"alpha_nearness": 8},
+    "no alpha-nearest": {"alpha_nearness": 0},
+    "no wide kicks": {"wide_kicks": 0.0},
+    "neither": {"alpha_nearness": 0, "wide_kicks": 0.0},
+    "10% wide kicks": {"wide_kicks": 0.1},
+    "30% wide kicks": {"wide_kicks": 0.3},
 }
 DEFAULT_METHODS = {"suites": "mcts,mcts-knn,ortools", "tsplib": "mcts,ortools,lkh", "speed": "mcts,mcts-gnn"}
 
@@ -101,6 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lkh-runs", type=int, default=1, help="LKH runs per instance for --part tsplib (default 1: "
                         "with its default of 10, LKH gave no tour within 10 s on any 400-2400-node instance here)")
     parser.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every solve in the suites and tsplib parts "
+                        "(default 0)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default results/tsp_mcts_<part>.json)")
     return parser.parse_args(argv)
 
@@ -114,19 +124,20 @@ def _init(method: str, heatmap: str | None) -> None:
 
 def _job(args):
     """One solve in a worker; returns the Result and the worker's peak RSS so far (MiB)."""
-    instance, method, budget, options = args
-    result = ncosolve.solve(instance, method=method, time_limit=budget, seed=0, **options)
+    instance, method, budget, options, seed = args
+    result = ncosolve.solve(instance, method=method, time_limit=budget, seed=seed, **options)
     return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def solve_group(instances: list, method: str, budget: float, processes: int, options: dict | None = None):
+def solve_group(instances: list, method: str, budget: float, processes: int, options: dict | None = None,
+                seed: int = 0):
     """``method`` on every instance in a fresh pool: (Results in order, peak worker RSS in MiB, wall seconds)."""
     options = options or {}
     context = multiprocessing.get_context("spawn")
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_init,
                              initargs=(method, options.get("heatmap"))) as pool:
-        out = list(pool.map(_job, [(inst, method, budget, options) for inst in instances]))
+        out = list(pool.map(_job, [(inst, method, budget, options, seed) for inst in instances]))
     return [r for r, _ in out], round(max(rss for _, rss in out), 1), round(time.perf_counter() - start, 1)
 
 
@@ -143,9 +154,9 @@ def stored_gap(suite: str, results: list) -> float | None:
 
 
 def suite_row(suite: str, instances: list, method: str, budget: float, processes: int,
-              options: dict | None = None, label: str | None = None) -> dict:
+              options: dict | None = None, label: str | None = None, seed: int = 0) -> dict:
     """One row of the suites / heatmaps tables: gap of the mean length to the suite's reference mean."""
-    results, rss, wall = solve_group(instances, method, budget, processes, options)
+    results, rss, wall = solve_group(instances, method, budget, processes, options, seed)
     feasible = all(r.feasible for r in results)
     mean_len = statistics.fmean(r.cost for r in results) if feasible else float("inf")
     ref = reference_mean(suite)
@@ -191,7 +202,7 @@ def part_suites(args) -> dict:
         for method in chosen:
             if suite == "tsp10000-fu" and method in DENSE_METHODS:
                 continue
-            rows.append(suite_row(suite, instances, method, budget, args.processes))
+            rows.append(suite_row(suite, instances, method, budget, args.processes, seed=args.seed))
     return {"methods_skipped_unregistered": skipped, "rows": rows,
             "note": "gap = mean length over the instances run vs the suite's reference mean; budgets shorter than "
                     "the literature's T = 0.1 N s (500/1000) and 0.01 N s (10000)"}
@@ -213,7 +224,7 @@ def part_tsplib(args) -> dict:
     per_method = {}
     for method in chosen:
         options = {"runs": args.lkh_runs} if method == "lkh" else {}
-        results, rss, wall = solve_group(instances, method, args.budget, args.processes, options)
+        results, rss, wall = solve_group(instances, method, args.budget, args.processes, options, args.seed)
         per_method[method] = {"results": results, "rss": rss, "wall": wall}
         print(f"{method}: {wall} s wall", flush=True)
     rows = []
@@ -242,7 +253,7 @@ def part_tsplib(args) -> dict:
             summary[method]["gap_over_mcts_gap"] = round(gap / summary["mcts"]["mean_gap_pct"], 2) \
                 if gap is not None and complete else None
     print(json.dumps(summary, indent=1))
-    return {"budget_s": args.budget, "lkh_runs": args.lkh_runs, "methods_skipped_unregistered": skipped,
+    return {"budget_s": args.budget, "lkh_runs": args.lkh_runs, "seed": args.seed, "methods_skipped_unregistered": skipped,
             "rows": rows, "summary": summary,
             "note": "gap (%) to the proven optimum per instance; mean over the instances; gap_over_mcts_gap = "
                     "mean gap / mcts mean gap (only when the method solved every instance)"}

@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 
 from ncosolve.problems import TSPInstance
-from ncosolve.search.mcts import default_params, mcts_search
+from ncosolve.errors import UnknownMethod
+from ncosolve.search.mcts import MCTSParams, default_params, mcts_search
 
 
 def _run(instance, heatmap: str, time_limit: float, seed: int, max_actions: int | None, **overrides):
     """Search with the size defaults overridden by the options the caller gave (None = default)."""
+    unknown = sorted(set(overrides) - {f.name for f in fields(MCTSParams)})
+    if unknown:
+        raise UnknownMethod(f"mcts: unknown option(s) {', '.join(unknown)}; the options are "
+                            f"{', '.join(f.name for f in fields(MCTSParams))}, heatmap (mcts) and max_actions")
     params = replace(default_params(instance.n), **{k: v for k, v in overrides.items() if v is not None})
     result = mcts_search(instance, heatmap=heatmap, time_limit=time_limit, seed=seed, params=params,
                          max_actions=max_actions)
@@ -52,34 +57,20 @@ def prepare_mcts_gnn(instance) -> None:
     warm_up("gnn")
 
 
-def mcts_softdist(instance, time_limit: float, seed: int = 0, heatmap: str = "softdist", alpha: float | None = None,
-                  beta: float | None = None, restart_factor: float | None = None, max_depth: int | None = None,
-                  candidates: int | None = None, candidate_rule: str | None = None, neighbours: int | None = None,
-                  tau: float | None = None, restart: str | None = None, kick_window: int | None = None,
-                  max_actions: int | None = None):
-    """MCTS guided by the softdist heatmap, or ``heatmap`` ("knn-prior", "gnn", "all-zero"); see
-    ``ncosolve.search.mcts`` (options override size defaults)."""
-    return _run(instance, heatmap, time_limit, seed, max_actions, alpha=alpha, beta=beta,
-                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
-                candidate_rule=candidate_rule, neighbours=neighbours, tau=tau, restart=restart,
-                kick_window=kick_window)
+def mcts_softdist(instance, time_limit: float, seed: int = 0, heatmap: str = "softdist",
+                  max_actions: int | None = None, **params):
+    """MCTS guided by the softdist heatmap, or ``heatmap`` ("knn-prior", "gnn", "all-zero"); ``params`` are
+    ``MCTSParams`` fields (alpha, beta, restart_factor, max_depth, candidates, quadrant, alpha_nearness, ...;
+    see ``ncosolve.search.mcts``) that override the size defaults."""
+    return _run(instance, heatmap, time_limit, seed, max_actions, **params)
 
 
-def mcts_knn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
-             restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
-             candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,
-             kick_window: int | None = None, max_actions: int | None = None):
-    """MCTS guided by the shipped knn-prior heatmap; see ``ncosolve.search.mcts``."""
-    return _run(instance, "knn-prior", time_limit, seed, max_actions, alpha=alpha, beta=beta,
-                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
-                candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)
+def mcts_knn(instance, time_limit: float, seed: int = 0, max_actions: int | None = None, **params):
+    """MCTS guided by the shipped knn-prior heatmap; ``params`` as for ``mcts_softdist``."""
+    return _run(instance, "knn-prior", time_limit, seed, max_actions, **params)
 
 
-def mcts_gnn(instance, time_limit: float, seed: int = 0, alpha: float | None = None, beta: float | None = None,
-             restart_factor: float | None = None, max_depth: int | None = None, candidates: int | None = None,
-             candidate_rule: str | None = None, neighbours: int | None = None, restart: str | None = None,
-             kick_window: int | None = None, max_actions: int | None = None):
-    """MCTS guided by the shipped GNN heatmap (``ncosolve.policies.tsp_gnn``); see ``ncosolve.search.mcts``."""
-    return _run(instance, "gnn", time_limit, seed, max_actions, alpha=alpha, beta=beta,
-                restart_factor=restart_factor, max_depth=max_depth, candidates=candidates,
-                candidate_rule=candidate_rule, neighbours=neighbours, restart=restart, kick_window=kick_window)
+def mcts_gnn(instance, time_limit: float, seed: int = 0, max_actions: int | None = None, **params):
+    """MCTS guided by the shipped GNN heatmap (``ncosolve.policies.tsp_gnn``); ``params`` as for
+    ``mcts_softdist``."""
+    return _run(instance, "gnn", time_limit, seed, max_actions, **params)
