@@ -22,7 +22,8 @@ Xia et al. 2024), compiled with numba, on sparse candidate lists:
 5. After ``restart_factor * n`` actions in a row without improvement the search restarts (W, Q, M
    kept); the best tour over restarts is returned when the time or action budget ends. The published
    restart samples a new tour (``restart="sample"``); the default here (``restart="kick"``) restarts
-   from the best tour after a local double-bridge kick, which did clearly better on generated instances.
+   from the best tour after a local double-bridge kick, which did clearly better on generated instances
+   (a share ``wide_kicks`` of the kicks may span the whole tour, which reorders far-apart clusters).
 
 numba cannot read the clock, so ``run_actions`` does bounded chunks and Python checks the time in
 between. Nothing is O(n^2): tour, pos (n), candidate lists, W, Q (n, m), neighbour lists (n, k).
