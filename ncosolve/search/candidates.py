@@ -216,22 +216,24 @@ def alpha_neighbours(instance, m: int) -> np.ndarray:
     return _alpha_kernel(pts, mat, mode, m)
 
 
-def candidate_lists(instance, k: int, extra: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The union of each city's ``k`` nearest and the cities of ``extra``, nearest first: ``(index (n, w),
-    length (n, w))``; rows with fewer distinct cities are padded with index -1 and length inf at the end.
-    ``extra`` is an (n, e) array padded with -1 (quadrant or alpha neighbours), or an int q: the ``q`` quadrant
-    neighbours per quadrant. With nothing extra this is ``nearest_neighbours(instance, k)``.
-    """
-    nbr, length = nearest_neighbours(instance, k)
-    quad = quadrant_neighbours(instance, extra) if isinstance(extra, (int, np.integer)) else np.asarray(extra)
-    if quad.shape[1] == 0 or not (quad >= 0).any():
+def drop_known(base: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """A copy of ``extra`` (n, e) with -1 wherever its city already stands in the same row of ``base`` or earlier
+    in its own row: what widening ``base`` by ``extra`` really adds."""
+    extra = np.array(extra, dtype=np.int64)
+    for r in range(extra.shape[1]):
+        seen = np.concatenate([base, extra[:, :r]], axis=1)
+        extra[:, r] = np.where((seen == extra[:, r:r + 1]).any(axis=1), -1, extra[:, r])
+    return extra
+
+
+def widen_lists(instance, nbr: np.ndarray, length: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the lists ``nbr`` / ``length`` (``nearest_neighbours``) and the cities of ``extra`` (an (n, e)
+    array padded with -1: quadrant or alpha neighbours), re-sorted nearest first; rows with fewer distinct cities
+    are padded with index -1 and length inf at the end."""
+    quad = drop_known(nbr, extra)
+    if not (quad >= 0).any():
         return nbr, length
-    n = instance.n
-    rows = np.arange(n)
-    quad = quad.copy()
-    for r in range(quad.shape[1]):  # drop cities among the k nearest or earlier in the row
-        seen = np.concatenate([nbr, quad[:, :r]], axis=1)
-        quad[:, r] = np.where((seen == quad[:, r:r + 1]).any(axis=1), -1, quad[:, r])
+    rows = np.arange(instance.n)
     both = np.concatenate([nbr, quad], axis=1)
     bad = both < 0
     d = np.asarray(instance.distance(rows[:, None], np.maximum(both, 0)), dtype=np.float64)
@@ -241,3 +243,12 @@ def candidate_lists(instance, k: int, extra: np.ndarray | int = 0) -> tuple[np.n
     d = np.take_along_axis(d, key, axis=1)
     width = int((idx >= 0).sum(axis=1).max())
     return np.ascontiguousarray(idx[:, :width]), np.ascontiguousarray(d[:, :width])
+
+
+def candidate_lists(instance, k: int, extra: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The union of each city's ``k`` nearest and the cities of ``extra``, nearest first (``widen_lists``).
+    ``extra`` is an (n, e) array padded with -1 (quadrant or alpha neighbours), or an int q: the ``q`` quadrant
+    neighbours per quadrant. With nothing extra this is ``nearest_neighbours(instance, k)``.
+    """
+    quad = quadrant_neighbours(instance, extra) if isinstance(extra, (int, np.integer)) else np.asarray(extra)
+    return widen_lists(instance, *nearest_neighbours(instance, k), quad)

@@ -42,7 +42,9 @@ import numpy as np
 from numba import njit
 
 from ncosolve.errors import NcoError
-from ncosolve.search.candidates import alpha_neighbours, candidate_lists, nearest_neighbours, quadrant_neighbours
+from ncosolve.search.candidates import (
+    alpha_neighbours, drop_known, nearest_neighbours, quadrant_neighbours, widen_lists,
+)
 from ncosolve.search.heatmaps import make_heatmap, select_candidates, symmetrize
 from ncosolve.search.metric import edge_length, kernel_metric, tour_length
 from ncosolve.search.tour_ops import (
@@ -304,12 +306,7 @@ def add_candidates(cand: np.ndarray, cand_heat: np.ndarray, extra: np.ndarray) -
     """``cand`` / ``cand_heat`` widened by the cities of ``extra`` (rows padded with -1) that are not candidates
     yet, padded with -1 / heat 0 at the end. A new candidate starts with the smallest heat of its row's
     candidates: the heatmap, defined on the k nearest, says nothing about it."""
-    if extra.shape[1] == 0:
-        return cand, cand_heat
-    extra = extra.copy()
-    for r in range(1, extra.shape[1]):  # a city twice in one row counts once
-        extra[:, r] = np.where((extra[:, :r] == extra[:, r:r + 1]).any(axis=1), -1, extra[:, r])
-    extra = np.where((extra[:, :, None] == cand[:, None, :]).any(axis=2), -1, extra)
+    extra = drop_known(cand, extra)
     order = np.argsort(extra < 0, axis=1, kind="stable")  # the new ones first, padding last
     extra = np.take_along_axis(extra, order, axis=1)
     width = int((extra >= 0).sum(axis=1).max())
@@ -374,7 +371,7 @@ def mcts_search(instance, heatmap: str = "softdist", time_limit: float = 10.0, s
     cand, cand_heat = add_candidates(cand, cand_heat, extra)
     W = np.ascontiguousarray(WEIGHT_SCALE * cand_heat)
     Q = np.zeros_like(W)
-    lists = candidate_lists(instance, params.neighbours, extra)[0] if extra.shape[1] > 0 else nbr
+    lists = widen_lists(instance, nbr, nbr_len, extra)[0]
     queue = np.empty(n, dtype=np.int64)
     active = np.zeros(n, dtype=np.bool_)
     queue_state = np.zeros(2, dtype=np.int64)
