@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 import ncosolve
@@ -37,3 +41,21 @@ def toy_methods():
     yield add
     for name in added:
         catalog.remove(name)
+
+
+@pytest.fixture(scope="session")
+def repo_script():
+    """Load a script of the repository (``"benchmarks/tsp_mcts_peer.py"``) as a module, once per session; it is
+    registered in ``sys.modules`` because dataclasses look their module up while the script executes."""
+    root, loaded = Path(__file__).resolve().parents[1], {}
+
+    def load(relative: str):
+        if relative not in loaded:
+            spec = importlib.util.spec_from_file_location(Path(relative).stem + "_script", root / relative)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            loaded[relative] = module
+        return loaded[relative]
+
+    return load

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,11 +16,8 @@ pytestmark = pytest.mark.skipif(not (DATA / "tntp" / "SiouxFalls_net.tntp").is_f
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("network_design_bench", ROOT / "benchmarks" / "network_design.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(repo_script):
+    return repo_script("benchmarks/network_design.py")
 
 
 def test_siouxfalls_dndp_designs_open_candidates_only(bench):

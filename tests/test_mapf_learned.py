@@ -85,10 +85,12 @@ def _first_steps(contraflow: float) -> list[tuple[int, int]]:
     grid[1, 1:6] = True
     inst = MAPFInstance(grid, [(0, 0), (0, 6)], [(0, 6), (0, 0)])
     follower = Follower(MAPFCore(inst, "nothing", 5, 20), FollowerConfig(heat_cost=0.0, contraflow=contraflow))
-    follower.observe()
-    first = [tuple(int(x) for x in divmod(int(c), 7)) for c in follower.paths[:, 0]]
-    follower.observe()  # replanning against each other's plans keeps them apart (no switching back and forth)
-    assert [tuple(int(x) for x in divmod(int(c), 7)) for c in follower.paths[:, 0]] == first
+    def first_cells():
+        follower.observe()
+        return [tuple(int(x) for x in divmod(int(c), 7)) for c in follower.paths[:, 0]]
+
+    first = first_cells()
+    assert first_cells() == first  # replanning against each other's plans keeps them apart (no switching back)
     return first
 
 

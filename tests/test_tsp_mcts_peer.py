@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ncosolve
-from ncosolve.benchmarks import load_benchmark
-
-ROOT = Path(__file__).resolve().parents[1]
+from ncosolve.benchmarks import data_dir, load_benchmark
 
 # A stand-in for the C++ peer: checks the files it would read (the 128-instance input, the heatmap file of
 # instance k with N then an N x N matrix) and writes the stored tour, reversed, in the peer's result format.
@@ -33,11 +29,8 @@ open(result, "a").write("Inst_Index:%d\\nSolution: %s\\n" % (k + 1, " ".join(tou
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("tsp_mcts_peer_bench", ROOT / "benchmarks" / "tsp_mcts_peer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(repo_script):
+    return repo_script("benchmarks/tsp_mcts_peer.py")
 
 
 def test_the_peer_reads_our_files_and_its_tour_is_scored_by_evaluate(bench, tmp_path):
@@ -55,7 +48,7 @@ def test_the_peer_reads_our_files_and_its_tour_is_scored_by_evaluate(bench, tmp_
     wins, ties, losses = summary["mcts"]["vs_peer_wins_ties_losses"]
     assert wins + ties + losses == 2
     assert losses == sum(r["mcts"] > r["peer"] * (1 + 1e-9) for r in rows)
-    stored = np.load(ROOT / "ncosolve" / "data" / "tsp_large" / "tsp500_fu.npz")["tour"][0]
+    stored = np.load(data_dir() / "tsp_large" / "tsp500_fu.npz")["tour"][0]
     assert rows[0]["stored_length"] == pytest.approx(ncosolve.evaluate(load_benchmark("tsp500-fu")[0], stored))
 
 
