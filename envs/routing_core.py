@@ -189,7 +189,8 @@ class RouteState:
         if t.problem == "tsp":
             self.visits += live
             finished = (self.visits == t.size) & live
-            self.length += torch.where(finished, self._edge(self.last, self.first), 0.0)
+            if bool(finished.any()):  # the closing edge, read only on the step that completes tours
+                self.length += torch.where(finished, self._edge(self.last, self.first), 0.0)
         else:
             self.visited[..., 0] = False
             self.visits += live & (action != 0)
