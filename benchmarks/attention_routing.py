@@ -92,7 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--solomon", action="store_true",
                         help="only the Solomon table: " + ", ".join(SOLOMON_METHODS) + " at --solomon-time each")
     parser.add_argument("--solomon-time", type=float, default=10.0, help="seconds per method and instance (10)")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="JSON output (default: the mode's file in benchmarks/results)")
     args = parser.parse_args(argv)
     args.out = args.out or (RL4CO_OUT if args.rl4co else INFERENCE_OUT if args.inference
                             else SOLOMON_OUT if args.solomon else DEFAULT_OUT)

@@ -131,8 +131,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per import measurement")
     parser.add_argument("--time-limit", type=float, default=5.0, help="budget of the first ortools solve")
     parser.add_argument("--leaderboard", action="store_true", help="also the cold / warm quick leaderboard")
-    parser.add_argument("--leaderboard-time-limit", type=float, default=2.0)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cold_start.json"))
+    parser.add_argument("--leaderboard-time-limit", type=float, default=2.0,
+                        help="seconds per run of the quick leaderboard")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cold_start.json"), help="JSON output")
     args = parser.parse_args()
 
     doc = {"import": import_figure(args.repeats), "solve": solve_figure(args.time_limit),

@@ -36,8 +36,9 @@ def timed_run(suite: str, methods, time_limit: float, workers: int) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=1.0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "leaderboard_overhead.json")
+    parser.add_argument("--time-limit", type=float, default=1.0, help="seconds per run")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "leaderboard_overhead.json",
+                        help="JSON output")
     args = parser.parse_args()
     t = args.time_limit
 

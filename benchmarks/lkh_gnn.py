@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import ncosolve
-from ncosolve.benchmarks import best_known, data_dir, load_benchmark
+from ncosolve.benchmarks import best_known, data_dir, load_benchmark, suites
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {  # label: (method, options)
@@ -68,7 +68,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recall", action="store_true", help="also the share of the Fu sets' stored tours' "
                         "edges in ALPHA's, POPMUSIC's and the GNN's candidate sets")
     parser.add_argument("--out", type=Path, default=RESULTS / "lkh_gnn.json", help="JSON output")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    tsp_suites = sorted(spec.name for spec in suites() if spec.problem == "tsp")
+    for suite in args.suite or ():
+        if suite not in tsp_suites:
+            parser.error(f"--suite {suite}: not a TSP suite; choose from {', '.join(tsp_suites)}")
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.time_limit != "auto":
+        try:
+            float(args.time_limit)
+        except ValueError:
+            parser.error(f"--time-limit {args.time_limit}: seconds, or 'auto'")
+    return args
 
 
 def budget(arg: str, n: int) -> float:

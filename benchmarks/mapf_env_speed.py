@@ -85,9 +85,10 @@ def pogema_speed(python: str, inst: MAPFInstance, steps: int, repeats: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default="/work/venvs/pogema/bin/python", help="python of POGEMA's venv")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "mapf_env_speed.json"))
+    parser.add_argument("--steps", type=int, default=300, help="env steps timed per run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per configuration (the best is kept)")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "mapf_env_speed.json"),
+                        help="JSON output")
     args = parser.parse_args()
     rows = []
     for agents in (64, 256):

@@ -469,15 +469,22 @@ class Pogema:
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
 
     def call(self, request: dict) -> dict:
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
         if not line:
-            raise RuntimeError("POGEMA driver died:\n" + self.proc.stderr.read()[-3000:])
+            raise RuntimeError("the POGEMA driver stopped (is --pogema-python the python of a venv with pogema 1.4 "
+                               "and pogema-toolbox?); its last words:\n" + self.proc.stderr.read()[-3000:])
         return json.loads(line)
 
     def close(self) -> None:
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:  # the driver already died; call() reported why
+            pass
         self.proc.wait(timeout=30)
 
 
@@ -581,10 +588,37 @@ def _old_runs(row: dict) -> dict:
     return {s: {"throughput": t, **extra} for s, t in zip(row["seeds"], row["throughput_per_seed"])}
 
 
+def _run_all(args, pogema: Pogema, agents_list: list[int], methods: list[str], seeds: list[int], old: dict,
+             rows: list) -> None:
+    """Every (agent count, method) of the run over the seeds, each row printed and appended to ``rows``."""
+    for agents in agents_list:
+        for method in methods:
+            stepper = None if method == "solo-bound" else make_stepper(method, args.plan_limit)
+            runs = {}
+            for seed in seeds:
+                if stepper is None:
+                    runs[seed] = bound_episode(pogema, args.config, agents, seed)
+                    continue
+                runs[seed] = r = run_episode(pogema, stepper, args.config, agents, seed)
+                print(f"{args.config} {agents} {method} seed {seed}: {r['throughput']:.4f} "
+                      f"({r['decide_ms']:.1f} ms/step, conflicts {r['our_conflicts']}, "
+                      f"rejected {r['pogema_rejected']})", file=sys.stderr, flush=True)
+            key = (args.config, agents, method)
+            merged = {**_old_runs(old.pop(key)), **runs} if key in old else runs
+            row = make_row(args.config, agents, method, merged, args.published)
+            rows.append(row)
+            pub = "  ".join(f"{k} {v['same_seeds_mean']:.3f} (all {v['all_runs']}: {v['all_mean']:.3f})"
+                            for k, v in row["published"].items() if v["same_seeds_mean"] is not None)
+            ms = f"{row['decide_ms_mean']:.1f} ms/step" if row["decide_ms_mean"] is not None else ""
+            print(f"{args.config:9s} {agents:4d} {method:17s} {row['throughput_mean']:.3f} "
+                  f"({len(row['seeds'])} seeds)  {ms}  {pub}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pogema-python", required=True, help="python of POGEMA 1.4's venv")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="random")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="random",
+                        help="the benchmark's random maps or its wfi_warehouse (see the docstring)")
     parser.add_argument("--agents", default=None, help="comma-separated agent counts (default: the benchmark's)")
     parser.add_argument("--seeds", default="0-127", help="maps (random) or env seeds (warehouse), e.g. 0-15")
     parser.add_argument("--methods", default=",".join(METHODS),
@@ -593,36 +627,27 @@ def main() -> None:
     parser.add_argument("--published", default=None, help="pogema-benchmark's raw_data_LMAPF directory")
     parser.add_argument("--out", default=None, help="JSON file for the rows (merged by seed with rows already there)")
     args = parser.parse_args()
-    agents_list = ([int(a) for a in args.agents.split(",")] if args.agents else list(CONFIGS[args.config]["agents"]))
-    seeds = parse_seeds(args.seeds)
+    if not (os.path.isfile(args.pogema_python) and os.access(args.pogema_python, os.X_OK)):
+        parser.error(f"--pogema-python {args.pogema_python}: not an executable file")
+    try:
+        agents_list = ([int(a) for a in args.agents.split(",")] if args.agents
+                       else list(CONFIGS[args.config]["agents"]))
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        parser.error(f"--agents {args.agents!r} / --seeds {args.seeds!r}: expected numbers such as 32,64 and 0-15")
     methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS) - {"solo-bound"})
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}, solo-bound")
     old = {}
     if args.out and Path(args.out).exists():
         old = {(r["config"], r["agents"], r["method"]): r for r in json.loads(Path(args.out).read_text())["rows"]}
     pogema = Pogema(args.pogema_python)
     rows = []
     try:
-        for agents in agents_list:
-            for method in methods:
-                stepper = None if method == "solo-bound" else make_stepper(method, args.plan_limit)
-                runs = {}
-                for seed in seeds:
-                    if stepper is None:
-                        runs[seed] = bound_episode(pogema, args.config, agents, seed)
-                        continue
-                    runs[seed] = r = run_episode(pogema, stepper, args.config, agents, seed)
-                    print(f"{args.config} {agents} {method} seed {seed}: {r['throughput']:.4f} "
-                          f"({r['decide_ms']:.1f} ms/step, conflicts {r['our_conflicts']}, "
-                          f"rejected {r['pogema_rejected']})", file=sys.stderr, flush=True)
-                key = (args.config, agents, method)
-                merged = {**_old_runs(old.pop(key)), **runs} if key in old else runs
-                row = make_row(args.config, agents, method, merged, args.published)
-                rows.append(row)
-                pub = "  ".join(f"{k} {v['same_seeds_mean']:.3f} (all {v['all_runs']}: {v['all_mean']:.3f})"
-                                for k, v in row["published"].items() if v["same_seeds_mean"] is not None)
-                ms = f"{row['decide_ms_mean']:.1f} ms/step" if row["decide_ms_mean"] is not None else ""
-                print(f"{args.config:9s} {agents:4d} {method:17s} {row['throughput_mean']:.3f} "
-                      f"({len(row['seeds'])} seeds)  {ms}  {pub}", flush=True)
+        _run_all(args, pogema, agents_list, methods, seeds, old, rows)
+    except RuntimeError as err:
+        sys.exit(f"mapf_pogema.py: {err}")
     finally:
         pogema.close()
     if args.out:

@@ -196,6 +196,7 @@ def lane_addition(la_time: float, surrogate: str | None, network: str = "SiouxFa
 
 
 AEQ_NETWORKS = ("SiouxFalls", "EMA", "Anaheim")
+PARTS = ("ue", "large", "throughput", "dndp", "sga10", "dndp20", "la", "la-ema", "aequilibrae")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -348,26 +349,38 @@ def aequilibrae(designs: int, python: str, networks: list[str], tol: float, sing
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="ue,throughput,dndp")
-    parser.add_argument("--instances", type=int, default=1)
-    parser.add_argument("--time-limit", type=float, default=10.0)
-    parser.add_argument("--sga-fraction", type=float, default=0.04)
-    parser.add_argument("--instances20", type=int, default=3)
-    parser.add_argument("--time-limit20", type=float, default=20.0)
-    parser.add_argument("--la-time", type=float, default=30.0)
-    parser.add_argument("--large-sides", default="16,24,32")
-    parser.add_argument("--large-tol", type=float, default=1e-4)
-    parser.add_argument("--large-bf-links", type=int, default=1000)
-    parser.add_argument("--surrogate", default="/work/runs/ndp/surrogate_siouxfalls.pt")
-    parser.add_argument("--aeq-designs", type=int, default=32)
-    parser.add_argument("--aeq-python", default="/work/venvs/aequilibrae/bin/python")
-    parser.add_argument("--aeq-networks", default=",".join(AEQ_NETWORKS))
-    parser.add_argument("--aeq-tol", type=float, default=1e-4)
-    parser.add_argument("--aeq-single-tols", default="1e-4,1e-5,1e-6")
-    parser.add_argument("--aeq-repeats", type=int, default=3)
-    parser.add_argument("--aeq-closed", choices=("penalty", "exclude"), default="penalty")
-    parser.add_argument("--out", default="benchmarks/results/network_design.json")
+    parser.add_argument("--parts", default="ue,throughput,dndp",
+                        help=f"comma-separated, of {', '.join(PARTS)} (the docstring's Protocol says what each runs)")
+    parser.add_argument("--instances", type=int, default=1, help="dndp, sga10: SF_DNDP_10_1 .. this many")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="dndp: seconds per method and instance")
+    parser.add_argument("--sga-fraction", type=float, default=0.04,
+                        help="sga10: ndp-surrogate-ga's limit as a fraction of ndp-exact's time on the instance")
+    parser.add_argument("--instances20", type=int, default=3, help="dndp20: SF_DNDP_20_1 .. this many")
+    parser.add_argument("--time-limit20", type=float, default=20.0, help="dndp20: seconds per method and instance")
+    parser.add_argument("--la-time", type=float, default=30.0, help="la, la-ema: seconds per method")
+    parser.add_argument("--large-sides", default="16,24,32", help="large: grid sides of the synthetic cities")
+    parser.add_argument("--large-tol", type=float, default=1e-4, help="large: relative gap of each solve")
+    parser.add_argument("--large-bf-links", type=int, default=1000,
+                        help="large: run the JAX Bellman-Ford loader only up to this many links")
+    parser.add_argument("--surrogate", default="/work/runs/ndp/surrogate_siouxfalls.pt",
+                        help="sga10, dndp20, la: a SiouxFalls surrogate (scripts/train_ndp_surrogate.py)")
+    parser.add_argument("--aeq-designs", type=int, default=32, help="aequilibrae: designs per network")
+    parser.add_argument("--aeq-python", default="/work/venvs/aequilibrae/bin/python",
+                        help="aequilibrae: the python of a venv with aequilibrae installed")
+    parser.add_argument("--aeq-networks", default=",".join(AEQ_NETWORKS),
+                        help=f"aequilibrae: comma-separated, of {', '.join(AEQ_NETWORKS)}")
+    parser.add_argument("--aeq-tol", type=float, default=1e-4, help="aequilibrae: relative gap of the design solves")
+    parser.add_argument("--aeq-single-tols", default="1e-4,1e-5,1e-6",
+                        help="aequilibrae: relative gaps of the single base-network solves")
+    parser.add_argument("--aeq-repeats", type=int, default=3, help="aequilibrae: repeats of each single solve")
+    parser.add_argument("--aeq-closed", choices=("penalty", "exclude"), default="penalty",
+                        help="aequilibrae: how AequilibraE drops a closed link (see aequilibrae_peer.py)")
+    parser.add_argument("--out", default="benchmarks/results/network_design.json",
+                        help="JSON report; parts not re-run keep their last results there")
     args = parser.parse_args()
+    unknown = sorted(set(args.parts.split(",")) - set(PARTS))
+    if unknown:
+        parser.error(f"--parts: unknown {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     parts = args.parts.split(",")
     if "aequilibrae" in parts:  # one thread on our side too; XLA reads its flags when the backend starts
         os.environ.update(ONE_THREAD)

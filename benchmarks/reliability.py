@@ -326,8 +326,9 @@ def memory_main(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-seed", type=int, default=200, help="mutated inputs per seed file")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "reliability.json")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every solve")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "reliability.json",
+                        help="JSON output of the main part")
     parser.add_argument("--fuzz", action="store_true", help="run the reader fuzzing (the default part)")
     parser.add_argument("--budgets", action="store_true", help="run the budgets-under-load part")
     parser.add_argument("--budget", type=float, action="append", help="budget in seconds (repeatable; 1 and 3)")
@@ -335,11 +336,13 @@ def main() -> None:
     parser.add_argument("--case", action="append", help="only these instances of BUDGET_CASES (repeatable)")
     parser.add_argument("--burners", type=int, default=2, help="CPU-burning processes during the budget runs")
     parser.add_argument("--budgets-out", type=Path,
-                        default=Path(__file__).parent / "results" / "reliability_budgets.json")
+                        default=Path(__file__).parent / "results" / "reliability_budgets.json",
+                        help="JSON output of the budgets part")
     parser.add_argument("--memory", action="store_true", help="run the peak-memory part")
     parser.add_argument("--memory-child", choices=sorted(MEMORY_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--memory-out", type=Path,
-                        default=Path(__file__).parent / "results" / "reliability_memory.json")
+                        default=Path(__file__).parent / "results" / "reliability_memory.json",
+                        help="JSON output of the memory part")
     args = parser.parse_args()
     args.budget = args.budget or [1.0, 3.0]
     if args.memory_child:

@@ -72,13 +72,13 @@ def rl4co(problem: str, size: int, batch_size: int, lr: float):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problem", default="tsp", choices=["tsp", "cvrp"])
+    parser.add_argument("--problem", default="tsp", choices=["tsp", "cvrp"], help="routing problem of the batches")
     parser.add_argument("--size", type=int, default=100, help="nodes (TSP) or customers (CVRP)")
     parser.add_argument("--batch-size", type=int, default=32, help="instances per update")
     parser.add_argument("--steps", type=int, default=6, help="timed updates per method (after one warm-up)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--json", default="benchmarks/results/training_speed.json")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    parser.add_argument("--json", default="benchmarks/results/training_speed.json", help="JSON output")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -103,7 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tune-instances-10k", type=int, default=1, help="generated 10000-city instances for tune "
                         "(0 skips that size)")
     parser.add_argument("--budget", type=float, default=5.0, help="seconds per instance for tsplib and speed")
-    parser.add_argument("--methods", default="", help="comma-separated methods; unregistered ones are skipped "
+    parser.add_argument("--methods", default="", help="comma-separated methods; ones whose optional dependency "
+                        "is missing are skipped "
                         f"(default by part: {DEFAULT_METHODS})")
     parser.add_argument("--heatmaps", default="softdist,knn-prior,gnn,all-zero", help="heatmaps for --part heatmaps")
     parser.add_argument("--lkh-runs", type=int, default=1, help="LKH runs per instance for --part tsplib (default 1: "
@@ -112,7 +113,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of every solve in the suites and tsplib parts "
                         "(default 0)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default results/tsp_mcts_<part>.json)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    registered = {m.name for m in methods("tsp")}
+    unknown = [m for m in args.methods.split(",") if m and m not in registered]
+    if unknown:  # a typo would otherwise run nothing and overwrite the part's results with an empty table
+        parser.error(f"--methods: unknown {', '.join(unknown)}; TSP methods: {', '.join(sorted(registered))}")
+    return args
 
 
 def _init(method: str, heatmap: str | None) -> None:
@@ -321,7 +327,9 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": f"tsp_mcts/{args.part}", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "processes": args.processes,
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-        "ncosolve": ncosolve.__version__, "seed": 0, "wall_s": round(time.perf_counter() - started, 1), **body,
+        "ncosolve": ncosolve.__version__,
+        "seed": args.seed if args.part in ("suites", "tsplib") else 0,  # --seed reaches those two parts only
+        "wall_s": round(time.perf_counter() - started, 1), **body,
     }
     out = args.out or RESULTS / f"tsp_mcts_{args.part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

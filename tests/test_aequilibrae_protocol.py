@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,12 @@ def test_network_message_is_json_and_blocks_centroids_where_tntp_says(bench):
     if (DATA / "tntp" / "Anaheim_net.tntp").is_file():
         anaheim = bench.read_tntp(DATA / "tntp" / "Anaheim_net.tntp")
         assert bench.peer_network_message(anaheim)["block_centroids"] is True  # first through node 39
+
+
+def test_an_unknown_part_is_refused_before_anything_runs(bench, monkeypatch, capsys, tmp_path):
+    out = tmp_path / "report.json"
+    monkeypatch.setattr(sys, "argv", ["network_design.py", "--parts", "ue,aequilibirae", "--out", str(out)])
+    with pytest.raises(SystemExit) as stop:
+        bench.main()
+    assert stop.value.code == 2 and "unknown aequilibirae" in capsys.readouterr().err
+    assert not out.exists()

@@ -122,3 +122,16 @@ def test_lkh_gnn_bad_options(bad):
 
 def test_lkh_gnn_is_listed():
     assert "lkh-gnn" in [spec.name for spec in ncosolve.methods("tsp")]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--suite", "cvrplib-A"], "not a TSP suite"),
+    (["--variants", "lkh,lkh-neuro"], "unknown lkh-neuro"),
+    (["--time-limit", "ten"], "seconds, or 'auto'"),
+])
+def test_benchmark_script_refuses_bad_arguments(repo_script, capsys, argv, message):
+    script = repo_script("benchmarks/lkh_gnn.py")
+    with pytest.raises(SystemExit) as stop:
+        script.parse_args(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert script.parse_args(["--suite", "tsplib", "--time-limit", "auto"]).suite == ["tsplib"]

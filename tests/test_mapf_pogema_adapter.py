@@ -156,3 +156,25 @@ def test_pogema_warehouse_places_agents_at_the_stations():
     assert all(6 < c < 39 and r % 4 in (1, 3) for seq in reply["target_streams"] for r, c in seq)
     bound = mp.solo_bound(reply["grid"], reply["agents_xy"], reply["target_streams"], reply["horizon"])
     assert bound > 1.2  # published RHCR, seed 0, 32 agents: 1.195 (raw_data_LMAPF/03-warehouse/RHCR.json)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--pogema-python", "/nonexistent/python"], "not an executable file"),
+    (["--pogema-python", sys.executable, "--seeds", "a-b"], "expected numbers"),
+    (["--pogema-python", sys.executable, "--methods", "mapf-learned,mapf-oracle"], "unknown mapf-oracle"),
+])
+def test_bad_arguments_stop_before_any_episode(monkeypatch, capsys, argv, message):
+    monkeypatch.setattr(sys, "argv", ["mapf_pogema.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        mp.main()
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_driver_that_cannot_import_pogema_is_reported_not_a_broken_pipe(tmp_path):
+    python = tmp_path / "python"  # a "venv python" whose driver dies on import, as one without pogema does
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'raise ImportError(\"no pogema here\")'\n")
+    python.chmod(0o755)
+    driver = mp.Pogema(str(python))
+    with pytest.raises(RuntimeError, match="no pogema here"):
+        driver.call({"config": "random", "agents": 8, "seed": 0, "horizon": 4})
+    driver.close()

@@ -398,3 +398,13 @@ def test_solve_many_over_processes_keeps_the_input_order():
     for inst, r in zip(instances, results):
         assert r.cost == ncosolve.evaluate(inst, r.solution) <= 1.03 * best_known(inst)
         assert r.runtime_s <= 1.1 * 2.0 + 0.5
+
+
+def test_tsp_mcts_benchmark_refuses_an_unknown_method_before_writing(repo_script, capsys, tmp_path):
+    script = repo_script("benchmarks/tsp_mcts.py")
+    out = tmp_path / "table.json"
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--part", "tsplib", "--methods", "mcts,mtcs", "--out", str(out)])
+    assert stop.value.code == 2 and "unknown mtcs" in capsys.readouterr().err
+    assert not out.exists()
+    assert script.parse_args(["--methods", "mcts,lkh"]).methods == "mcts,lkh"
