@@ -103,7 +103,12 @@ class Args:
 
 def parse_args(argv=None) -> Args:
     """Args from the command line, one flag per dataclass field (``--help`` shows the field docs)."""
-    return parse_dataclass(Args, __doc__.splitlines()[0], argv)
+    args = parse_dataclass(Args, __doc__.splitlines()[0], argv)
+    if not all(part.strip().isdigit() and int(part) >= 3 for part in args.sizes.split(",")):
+        raise SystemExit(f"--sizes must be comma-separated city counts of at least 3, got {args.sizes!r}")
+    if args.objective not in ("supervised", "reinforce"):  # checked before the LKH tours, which can take minutes
+        raise SystemExit(f"--objective must be supervised or reinforce, got {args.objective!r}")
+    return args
 
 
 def solved_instances(n: int, count: int, seed: int, lkh_time: float, cache: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +219,6 @@ def main(argv=None) -> Path:
     val = graphs(*solved_instances(args.val_n, args.val_size, args.val_seed, args.lkh_time, cache), args.neighbours)
     data_seconds = time.perf_counter() - data_start
 
-    if args.objective not in ("supervised", "reinforce"):
-        raise SystemExit(f"--objective must be supervised or reinforce, got {args.objective!r}")
     model = load_gnn(args.init)[0].train() if args.init else TSPGNN(
         GNNConfig(hidden=args.hidden, layers=args.layers, neighbours=args.neighbours))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
