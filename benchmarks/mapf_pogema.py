@@ -643,20 +643,22 @@ def main() -> None:
     if args.out and Path(args.out).exists():
         old = {(r["config"], r["agents"], r["method"]): r for r in json.loads(Path(args.out).read_text())["rows"]}
     pogema = Pogema(args.pogema_python)
-    rows = []
+    rows, stopped = [], None
     try:
         _run_all(args, pogema, agents_list, methods, seeds, old, rows)
-    except RuntimeError as err:
-        sys.exit(f"mapf_pogema.py: {err}")
+    except (RuntimeError, KeyboardInterrupt) as err:  # keep the rows finished so far
+        stopped = str(err) or "interrupted"
     finally:
         pogema.close()
-    if args.out:
+    if args.out and (rows or stopped is None):
         result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
                   "load_avg_1min": round(os.getloadavg()[0], 2), "rows": list(old.values()) + rows}
         result["rows"].sort(key=lambda r: (r["config"], r["agents"], r["method"]))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1))
         print(f"written to {args.out}")
+    if stopped is not None:
+        sys.exit(f"mapf_pogema.py: stopped after {len(rows)} finished rows: {stopped}")
 
 
 if __name__ == "__main__":

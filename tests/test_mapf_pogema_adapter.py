@@ -178,3 +178,17 @@ def test_a_driver_that_cannot_import_pogema_is_reported_not_a_broken_pipe(tmp_pa
     with pytest.raises(RuntimeError, match="no pogema here"):
         driver.call({"config": "random", "agents": 8, "seed": 0, "horizon": 4})
     driver.close()
+
+
+def test_a_run_whose_driver_dies_says_why_and_leaves_the_results_file_alone(monkeypatch, tmp_path):
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'raise ImportError(\"no pogema here\")'\n")
+    python.chmod(0o755)
+    out = tmp_path / "rows.json"
+    out.write_text('{"rows": []}')
+    monkeypatch.setattr(sys, "argv", ["mapf_pogema.py", "--pogema-python", str(python), "--config", "random",
+                                      "--agents", "8", "--seeds", "0", "--methods", "mapf-pibt", "--out", str(out)])
+    with pytest.raises(SystemExit) as stop:
+        mp.main()
+    assert "stopped after 0 finished rows" in str(stop.value.code) and "no pogema here" in str(stop.value.code)
+    assert out.read_text() == '{"rows": []}'
