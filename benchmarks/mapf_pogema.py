@@ -77,6 +77,7 @@ import numpy as np
 
 from ncosolve.problems.mapf import MOVES, MAPFLifelongInstance, neighbor_table
 from ncosolve.problems.mapf_kernels import bfs_many
+from ncosolve.script_args import executable_file
 
 CONFIGS = {
     "random": {"agents": (8, 16, 24, 32, 48, 64), "seeds": 128, "horizon": 256},
@@ -616,7 +617,7 @@ def _run_all(args, pogema: Pogema, agents_list: list[int], methods: list[str], s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pogema-python", required=True, help="python of POGEMA 1.4's venv")
+    parser.add_argument("--pogema-python", required=True, type=executable_file, help="python of POGEMA 1.4's venv")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="random",
                         help="the benchmark's random maps or its wfi_warehouse (see the docstring)")
     parser.add_argument("--agents", default=None, help="comma-separated agent counts (default: the benchmark's)")
@@ -627,14 +628,15 @@ def main() -> None:
     parser.add_argument("--published", default=None, help="pogema-benchmark's raw_data_LMAPF directory")
     parser.add_argument("--out", default=None, help="JSON file for the rows (merged by seed with rows already there)")
     args = parser.parse_args()
-    if not (os.path.isfile(args.pogema_python) and os.access(args.pogema_python, os.X_OK)):
-        parser.error(f"--pogema-python {args.pogema_python}: not an executable file")
     try:
         agents_list = ([int(a) for a in args.agents.split(",")] if args.agents
                        else list(CONFIGS[args.config]["agents"]))
+    except ValueError:
+        parser.error(f"--agents {args.agents!r}: expected agent counts such as 32,64")
+    try:
         seeds = parse_seeds(args.seeds)
     except ValueError:
-        parser.error(f"--agents {args.agents!r} / --seeds {args.seeds!r}: expected numbers such as 32,64 and 0-15")
+        parser.error(f"--seeds {args.seeds!r}: expected seeds such as 0-15 or 0,3,5")
     methods = args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS) - {"solo-bound"})
     if unknown:
@@ -642,7 +644,7 @@ def main() -> None:
     old = {}
     if args.out and Path(args.out).exists():
         old = {(r["config"], r["agents"], r["method"]): r for r in json.loads(Path(args.out).read_text())["rows"]}
-    pogema = Pogema(args.pogema_python)
+    pogema = Pogema(str(args.pogema_python))
     rows, stopped = [], None
     try:
         _run_all(args, pogema, agents_list, methods, seeds, old, rows)

@@ -49,6 +49,7 @@ from ncosolve.benchmarks import data_dir, load_benchmark
 from ncosolve.search.candidates import nearest_neighbours
 from ncosolve.search.heatmaps import make_heatmap
 from ncosolve.search.mcts import default_params
+from ncosolve.script_args import executable_file
 from ncosolve.suites.tsp_large import SETS, reference_mean
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,8 +59,8 @@ PEER_SUITES = ("tsp500-fu", "tsp1000-fu")  # the peer reads exactly 128 instance
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--peer", type=Path, required=True, help="the built peer binary (default_mcts_varying_time's "
-                        "`test`)")
+    parser.add_argument("--peer", type=executable_file, required=True,
+                        help="the built peer binary (default_mcts_varying_time's `test`)")
     parser.add_argument("--suite", default="tsp500-fu,tsp1000-fu", help="comma-separated: tsp500-fu, tsp1000-fu")
     parser.add_argument("--first", type=int, default=8, help="first K instances of each suite (default 8)")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per instance for every solver "
@@ -67,8 +68,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", default="mcts", help="comma-separated ncosolve methods (default mcts)")
     parser.add_argument("--out", type=Path, default=RESULTS / "tsp_mcts_peer.json", help="JSON output")
     args = parser.parse_args(argv)
-    if not args.peer.is_file() or not os.access(args.peer, os.X_OK):
-        parser.error(f"--peer {args.peer}: not an executable file")
     bad = [s for s in args.suite.split(",") if s not in PEER_SUITES]
     if bad:
         parser.error(f"--suite: {', '.join(bad)} not among {', '.join(PEER_SUITES)}")

@@ -1,5 +1,6 @@
-"""Command-line flags from dataclasses, for the training scripts: one ``--flag`` per field, its default the
-field's, its ``--help`` text the string literal written under the field (CleanRL-style field docs)."""
+"""Command-line flags for the training and benchmark scripts: from dataclasses, one ``--flag`` per field, its
+default the field's, its ``--help`` text the string literal written under the field (CleanRL-style field docs);
+and argparse types the scripts share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import os
 import textwrap
+from pathlib import Path
 
 
 def field_docs(cls) -> dict[str, str]:
@@ -39,3 +42,12 @@ def parse_dataclass(cls, description: str, argv: list[str] | None = None):
     parser = argparse.ArgumentParser(description=description)
     add_fields(parser, cls)
     return cls(**vars(parser.parse_args(argv)))
+
+
+def executable_file(text: str) -> Path:
+    """argparse ``type`` of a flag naming a program to run (a peer binary, another venv's python): it must be an
+    executable file, so a wrong path stops the script before any work."""
+    path = Path(text)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{text}: not an executable file")
+    return path

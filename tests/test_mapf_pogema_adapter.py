@@ -160,7 +160,8 @@ def test_pogema_warehouse_places_agents_at_the_stations():
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--pogema-python", "/nonexistent/python"], "not an executable file"),
-    (["--pogema-python", sys.executable, "--seeds", "a-b"], "expected numbers"),
+    (["--pogema-python", sys.executable, "--seeds", "a-b"], "--seeds 'a-b': expected seeds"),
+    (["--pogema-python", sys.executable, "--agents", "32,many"], "--agents '32,many': expected agent counts"),
     (["--pogema-python", sys.executable, "--methods", "mapf-learned,mapf-oracle"], "unknown mapf-oracle"),
 ])
 def test_bad_arguments_stop_before_any_episode(monkeypatch, capsys, argv, message):
