@@ -259,7 +259,7 @@ def part_tsplib(args) -> dict:
             summary[method]["gap_over_mcts_gap"] = round(gap / summary["mcts"]["mean_gap_pct"], 2) \
                 if gap is not None and complete else None
     print(json.dumps(summary, indent=1))
-    return {"budget_s": args.budget, "lkh_runs": args.lkh_runs, "seed": args.seed, "methods_skipped_unregistered": skipped,
+    return {"budget_s": args.budget, "lkh_runs": args.lkh_runs, "methods_skipped_unregistered": skipped,
             "rows": rows, "summary": summary,
             "note": "gap (%) to the proven optimum per instance; mean over the instances; gap_over_mcts_gap = "
                     "mean gap / mcts mean gap (only when the method solved every instance)"}

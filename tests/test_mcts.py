@@ -256,8 +256,8 @@ def test_quadrant_candidates_widen_the_mcts_candidates_and_the_search_uses_them(
     inst = ncosolve.generate("tsp", 1, 300, seed=7, distribution="clustered")[0]
     params = MCTSParams()
     st = search_state(inst, params)
-    cand, heat = add_candidates(st["cand"], st["W"] / 100.0, quadrant_neighbours(inst, 1))
     quad = quadrant_neighbours(inst, 1)
+    cand, heat = add_candidates(st["cand"], st["W"] / 100.0, quad)
     assert cand.shape[1] > st["cand"].shape[1] and np.array_equal(cand[:, :st["cand"].shape[1]], st["cand"])
     for i in range(300):
         assert set(quad[i][quad[i] >= 0]) <= set(cand[i][cand[i] >= 0])

@@ -230,11 +230,11 @@ def widen_lists(instance, nbr: np.ndarray, length: np.ndarray, extra: np.ndarray
     """The union of the lists ``nbr`` / ``length`` (``nearest_neighbours``) and the cities of ``extra`` (an (n, e)
     array padded with -1: quadrant or alpha neighbours), re-sorted nearest first; rows with fewer distinct cities
     are padded with index -1 and length inf at the end."""
-    quad = drop_known(nbr, extra)
-    if not (quad >= 0).any():
+    added = drop_known(nbr, extra)
+    if not (added >= 0).any():
         return nbr, length
     rows = np.arange(instance.n)
-    both = np.concatenate([nbr, quad], axis=1)
+    both = np.concatenate([nbr, added], axis=1)
     bad = both < 0
     d = np.asarray(instance.distance(rows[:, None], np.maximum(both, 0)), dtype=np.float64)
     d[bad] = np.inf
@@ -245,10 +245,8 @@ def widen_lists(instance, nbr: np.ndarray, length: np.ndarray, extra: np.ndarray
     return np.ascontiguousarray(idx[:, :width]), np.ascontiguousarray(d[:, :width])
 
 
-def candidate_lists(instance, k: int, extra: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The union of each city's ``k`` nearest and the cities of ``extra``, nearest first (``widen_lists``).
-    ``extra`` is an (n, e) array padded with -1 (quadrant or alpha neighbours), or an int q: the ``q`` quadrant
-    neighbours per quadrant. With nothing extra this is ``nearest_neighbours(instance, k)``.
+def candidate_lists(instance, k: int, q: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The union of each city's ``k`` nearest and its ``q`` quadrant neighbours per quadrant, nearest first
+    (``widen_lists``). With ``q = 0`` this is ``nearest_neighbours(instance, k)``.
     """
-    quad = quadrant_neighbours(instance, extra) if isinstance(extra, (int, np.integer)) else np.asarray(extra)
-    return widen_lists(instance, *nearest_neighbours(instance, k), quad)
+    return widen_lists(instance, *nearest_neighbours(instance, k), quadrant_neighbours(instance, q))
