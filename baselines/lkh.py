@@ -46,7 +46,10 @@ from ncosolve.problems.distances import coord_distances
 # 8-10 s at 3000 on one core): give such instances budgets of 20 s or more.
 MAX_NODES = 3000
 
-# LKH stores costs as C ints multiplied by its PRECISION (100), so scaled lengths must stay near 1e7 or
+# LKH's PRECISION (its default): the factor between the lengths it is given and its internal costs, in which
+# node penalties (PI_FILE) are written.
+PRECISION = 100
+# LKH stores costs as C ints multiplied by its PRECISION, so scaled lengths must stay near 1e7 or
 # below; 1e6 leaves room for the transformed costs of asymmetric instances.
 LKH_MAX_VALUE = 10**6
 # A coordinate instance in LKH's own edge-weight type is sent as is while its largest possible distance
@@ -109,15 +112,50 @@ print(" ".join(str(i - 1) for i in tour), flush=True)
 """
 
 
-def _candidate_file_params(text: str, subgradient: bool) -> str:
+def _candidate_file_params(text: str, subgradient: bool, penalties: bool) -> str:
     """LKH parameters for candidates read from a file (see ``lkh_solve``). LKH trims each node's set to
     MAX_CANDIDATES (default 5) as it reads it and, after an ascent, keeps that many per node by alpha: without
     the ascent it is the file's largest count (every edge read is kept), with it the smallest (as many per
-    node as the file gives every node, e.g. 5 for a symmetrized top 5, like LKH's own sets)."""
+    node as the file gives every node, e.g. 5 for a symmetrized top 5, like LKH's own sets). Without the
+    ascent the penalties come from a ``PI_FILE`` when ``penalties`` (the caller names it), else they are 0."""
     counts = [int(line.split()[2]) for line in text.splitlines()[1:] if len(line.split()) >= 3]
     if subgradient:  # the ascent keeps a POPMUSIC set it finds already there: here, the file's edges
         return f"CANDIDATE_SET_TYPE = POPMUSIC\nINITIAL_PERIOD = 100\nMAX_CANDIDATES = {min(counts, default=5)}\n"
-    return f"SUBGRADIENT = NO\nPI_FILE = 0\nMAX_CANDIDATES = {max(counts, default=5)}\n"
+    zero_pi = "" if penalties else "PI_FILE = 0\n"
+    return f"SUBGRADIENT = NO\n{zero_pi}MAX_CANDIDATES = {max(counts, default=5)}\n"
+
+
+def penalty_file_text(pi: np.ndarray) -> str:
+    """LKH-3 ``PI_FILE`` text: the node count, then ``id pi`` per node (1-based ids, integer pi in LKH's
+    units: ``PRECISION`` times the lengths LKH is given)."""
+    pi = np.rint(np.asarray(pi, dtype=np.float64)).astype(np.int64)
+    return f"{len(pi)}\n" + "".join(f"{i} {v}\n" for i, v in enumerate(pi.tolist(), start=1))
+
+
+def read_penalty_file(text: str) -> np.ndarray:
+    """The penalties of a ``PI_FILE`` text (as LKH writes them after its ascent), by 0-based node, LKH's units."""
+    tokens = text.split()
+    n = int(tokens[0])
+    pairs = np.array(tokens[1:1 + 2 * n], dtype=np.int64).reshape(n, 2)
+    pi = np.zeros(n, dtype=np.int64)
+    pi[pairs[:, 0] - 1] = pairs[:, 1]
+    return pi
+
+
+def ascent_penalties(instance, time_limit: float) -> np.ndarray | None:
+    """LKH-3's node penalties pi after its full subgradient ascent (ALPHA) on a coordinate instance, in the
+    instance's length units (training labels for a penalty network), or None if LKH wrote none in time."""
+    problem, _, _, scale, _ = coordinate_problem(instance)
+    with tempfile.TemporaryDirectory(prefix="ncosolve-pi-") as tmp:
+        path = os.path.join(tmp, "pi.txt")
+        now = time.perf_counter()
+        run_lkh(problem, 1, 1, finish_by=now + time_limit, kill_at=now + time_limit, n=instance.n,
+                extra_params=f"CANDIDATE_SET_TYPE = ALPHA\nMAX_TRIALS = 1\nPI_FILE = {path}\n")
+        try:
+            with open(path) as f:
+                return read_penalty_file(f.read()) / (PRECISION * scale)
+        except (OSError, ValueError):  # none written, or cut off by the kill
+            return None
 
 
 def candidate_set(n: int, time_limit: float) -> str:
@@ -285,6 +323,12 @@ def _run_child(message: bytes, n: int, tour_file: str, kill_at: float) -> tuple[
     return tour, ""
 
 
+def _input_files(candidate_file: str | None, penalty_file: str | None) -> dict[str, str] | None:
+    """The input files ``run_lkh`` writes for LKH: {parameter: text}, or None."""
+    files = {"CANDIDATE_FILE": candidate_file, "PI_FILE": penalty_file}
+    return {key: text for key, text in files.items() if text is not None} or None
+
+
 def _send(pipe, message: bytes) -> None:
     """Write ``message`` to the child's stdin and close it; a child that died early just ends the write."""
     try:
@@ -295,7 +339,7 @@ def _send(pipe, message: bytes) -> None:
 
 
 def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candidates: str | None = None,
-              candidate_file: str | None = None, subgradient: bool = True):
+              candidate_file: str | None = None, subgradient: bool = True, penalties: np.ndarray | None = None):
     """Best tour of ``runs`` LKH-3 runs (seeded), stopped at ``time_limit`` seconds.
 
     Coordinate instances are sent as coordinates (any size; see the module docstring), matrix instances
@@ -309,7 +353,10 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
     sparse graph (they are read as a POPMUSIC set would be), then ranks them, the 1-tree's edges and the
     transitive ones by their alpha-values, keeping the file's smallest count per node; with ``subgradient``
     False, ``SUBGRADIENT = NO`` and ``PI_FILE = 0``: no ascent, penalties 0, the file's edges in its order.
-    Without a candidate file, ``subgradient`` False only turns LKH's ascent off.
+    Without a candidate file, ``subgradient`` False only turns LKH's ascent off. ``penalties``: node penalties
+    pi (n floats, in the instance's length units, e.g. a network's prediction) that replace the ascent's, for a
+    coordinate instance with ``subgradient`` False: LKH reads them as a ``PI_FILE`` (instead of ``PI_FILE = 0``
+    with a candidate file) and, without one, builds its candidate set and alpha order under them.
 
     Raises
     ------
@@ -328,6 +375,9 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
         raise NcoError(f"lkh: candidates must be one of {CANDIDATE_SETS}, got {candidates!r}")
     if candidate_file is not None and not coordinates:
         raise NcoError("lkh: a candidate file is for coordinate instances only")
+    if penalties is not None and (not coordinates or subgradient or len(penalties) != n):
+        raise NcoError("lkh: penalties replace the ascent on a coordinate instance: give subgradient=False and "
+                       "one penalty per node")
     if n <= 3:  # at most two tours exist (the two directions): take the shorter
         tours = [np.arange(n), np.arange(n)[::-1]]
         return min(tours, key=instance.path_length), {"status": "trivial"}
@@ -336,13 +386,15 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
         chosen = "file" if candidate_file is not None else candidates or candidate_set(n, time_limit)
         info = {"scale": scale, "exact_scaling": exact, "runs": runs, "edge_weight_type": lkh_type,
                 "candidates": chosen}
-        extra = _candidate_file_params(candidate_file, subgradient) if chosen == "file" else _CANDIDATE_PARAMS[chosen]
+        extra = (_candidate_file_params(candidate_file, subgradient, penalties is not None) if chosen == "file"
+                 else _CANDIDATE_PARAMS[chosen])
+        penalty_file = None if penalties is None else penalty_file_text(np.asarray(penalties) * PRECISION * scale)
     else:
         scale, exact = integer_scale(instance, LKH_MAX_VALUE)
         problem = matrix = to_int(instance.distance_matrix(), scale)
         info = {"scale": scale, "exact_scaling": exact, "runs": runs, "edge_weight_type": "EXPLICIT",
                 "candidates": "alpha"}
-        extra = ""
+        extra, penalty_file = "", None
     if not subgradient and candidate_file is None:
         extra += "SUBGRADIENT = NO\n"
     info["subgradient"] = bool(subgradient)
@@ -352,7 +404,7 @@ def lkh_solve(instance, time_limit: float, seed: int = 0, runs: int = 10, candid
     tour, reason = run_lkh(problem, runs, lkh_seed, finish_by=start + time_limit - _FINISH_EARLY_S,
                            kill_at=start + 1.05 * time_limit + 0.1,  # 0.4 s left to reap it
                            extra_params=extra, n=n,
-                           files=None if candidate_file is None else {"CANDIDATE_FILE": candidate_file})
+                           files=_input_files(candidate_file, penalty_file))
     info["lkh_seed"] = lkh_seed
     if tour is None:
         info["status"] = reason
