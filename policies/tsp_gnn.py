@@ -26,11 +26,13 @@ import torch
 from torch import nn
 
 import ncosolve.errors
-from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
+from ncosolve.policies.checkpoint import CheckpointError, load_weights, read_checkpoint, read_config, write_checkpoint
 from ncosolve.policies.torch_threads import torch_threads
 
 FORMAT = "ncosolve-tsp-gnn/1"
 SHIPPED = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "tsp_gnn" / "tsp_gnn.pt"
+SHIPPED_PENALTIES = SHIPPED.with_name("tsp_gnn_penalties.pt")
+OUTPUTS = ("edges", "penalties")
 NODE_FEATURES = 2
 EDGE_FEATURES = 5
 # Coordinates the edge features may read directly (others, e.g. GEO or explicit matrices, give 0 offsets).
@@ -44,11 +46,18 @@ class GNNConfig:
     hidden : width of node and edge embeddings.
     layers : gated message-passing layers.
     neighbours : k of the k-NN graph it was trained on (inference may use another k).
+    output : "edges" (one logit per k-NN edge, the heatmap) or "penalties" (one value per city: LKH's node
+        penalty pi divided by the mean nearest-neighbour length, NeuroLKH's second head).
     """
 
     hidden: int = 32
     layers: int = 6
     neighbours: int = 10
+    output: str = "edges"
+
+    def __post_init__(self):
+        if self.output not in OUTPUTS:
+            raise TypeError(f"output must be one of {OUTPUTS}, got {self.output!r}")
 
 
 class GatedLayer(nn.Module):
@@ -73,7 +82,8 @@ class GatedLayer(nn.Module):
 
 
 class TSPGNN(nn.Module):
-    """Edge-gated GNN: (node features, edge features, neighbour lists) -> one logit per k-NN edge."""
+    """Edge-gated GNN: (node features, edge features, neighbour lists) -> one logit per k-NN edge, or one
+    value per city (``cfg.output``)."""
 
     def __init__(self, cfg: GNNConfig):
         super().__init__()
@@ -84,11 +94,11 @@ class TSPGNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
 
     def forward(self, node_x: torch.Tensor, edge_x: torch.Tensor, nbr: torch.Tensor) -> torch.Tensor:
-        """node_x (B, n, 2), edge_x (B, n, k, 5), nbr (B, n, k) int64 -> logits (B, n, k)."""
+        """node_x (B, n, 2), edge_x (B, n, k, 5), nbr (B, n, k) int64 -> logits (B, n, k) or values (B, n)."""
         h, e = self.node_in(node_x), self.edge_in(edge_x)
         for layer in self.layers:
             h, e = layer(h, e, nbr)
-        return self.head(e).squeeze(-1)
+        return self.head(e if self.cfg.output == "edges" else h).squeeze(-1)
 
 
 def _gather_rows(h: torch.Tensor, nbr: torch.Tensor) -> torch.Tensor:
@@ -108,8 +118,7 @@ def graph_features(coords: np.ndarray | None, nbr: np.ndarray, nbr_len: np.ndarr
     from ncosolve.search.candidates import reverse_slots
 
     n, k = nbr.shape
-    positive = nbr_len[:, 0][nbr_len[:, 0] > 0]
-    scale = float(np.mean(positive)) if len(positive) else 1.0
+    scale = length_scale(nbr_len)
     length = nbr_len / scale
     node = np.stack([length[:, 0], length.mean(axis=1)], axis=1)
     offset = (coords[nbr] - coords[:, None, :]) / scale if coords is not None else np.zeros((n, k, 2))
@@ -127,7 +136,7 @@ def planar_coords(instance) -> np.ndarray | None:
 
 
 def heat_logits(model: TSPGNN, coords: np.ndarray | None, nbr: np.ndarray, nbr_len: np.ndarray) -> torch.Tensor:
-    """The model's (n, k) logits on one instance's k-NN graph (no gradient)."""
+    """The model's (n, k) logits (or (n,) penalties) on one instance's k-NN graph (no gradient)."""
     node, edge = graph_features(coords, nbr, nbr_len)
     with torch.no_grad():
         return model(torch.from_numpy(node)[None], torch.from_numpy(edge)[None],
@@ -140,9 +149,31 @@ def gnn_heatmap(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=None)
     ``checkpoint`` None uses the shipped model. Runs torch on one thread (restoring the caller's setting).
     """
     model = load_shipped() if checkpoint is None else load_gnn(checkpoint)[0]
+    if model.cfg.output != "edges":
+        raise CheckpointError(f"checkpoint {checkpoint}: predicts {model.cfg.output}, not edges")
     with torch_threads(1):
         logits = heat_logits(model, planar_coords(instance), nbr, nbr_len)
     return np.ascontiguousarray(torch.softmax(logits.double(), dim=1).numpy())
+
+
+def gnn_penalties(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=None) -> np.ndarray:
+    """Per-city node penalties pi (float64, in the instance's length units) predicted on its k-NN graph.
+
+    They stand in for LKH's subgradient ascent: LKH searches on d_ij + pi_i + pi_j. ``checkpoint`` None uses
+    the shipped penalty model. Runs torch on one thread (restoring the caller's setting).
+    """
+    model = load_shipped("penalties") if checkpoint is None else load_gnn(checkpoint)[0]
+    if model.cfg.output != "penalties":
+        raise CheckpointError(f"checkpoint {checkpoint}: predicts {model.cfg.output}, not penalties")
+    with torch_threads(1):
+        values = heat_logits(model, planar_coords(instance), nbr, nbr_len)
+    return values.double().numpy() * length_scale(nbr_len)
+
+
+def length_scale(nbr_len: np.ndarray) -> float:
+    """The unit of the GNN's features and penalties: the mean positive nearest-neighbour length (1 if none)."""
+    positive = nbr_len[:, 0][nbr_len[:, 0] > 0]
+    return float(np.mean(positive)) if len(positive) else 1.0
 
 
 def tour_edge_targets(tour: np.ndarray, nbr: np.ndarray) -> np.ndarray:
@@ -209,12 +240,12 @@ def save_gnn(model: TSPGNN, path, training: dict | None = None) -> Path:
 def load_gnn(path) -> tuple[TSPGNN, dict]:
     """The model stored at ``path`` (eval mode) and its meta; CheckpointError for a missing, corrupt,
     unsafe or foreign file."""
-    meta, state = read_checkpoint(path, FORMAT, "a TSP GNN heatmap checkpoint")
+    meta, state = read_checkpoint(path, FORMAT, "a TSP GNN checkpoint")
     cfg = read_config(GNNConfig, meta, path)
     return load_weights(TSPGNN(cfg), state, path), meta
 
 
-@lru_cache(maxsize=1)
-def load_shipped() -> TSPGNN:
-    """The shipped model (loaded once per process)."""
-    return load_gnn(SHIPPED)[0]
+@lru_cache(maxsize=2)
+def load_shipped(output: str = "edges") -> TSPGNN:
+    """The shipped heatmap model, or with ``output`` "penalties" the shipped penalty model (once per process)."""
+    return load_gnn(SHIPPED if output == "edges" else SHIPPED_PENALTIES)[0]

@@ -1,9 +1,11 @@
-"""Train the edge-gated GNN heatmap of ``mcts-gnn``: supervised on LKH-3 tours, and/or DIMES-style REINFORCE.
+"""Train the edge-gated GNN heatmap of ``mcts-gnn`` (supervised on LKH-3 tours, and/or DIMES-style REINFORCE),
+or its node-penalty twin for ``lkh-gnn`` (regression on LKH-3's ascent penalties).
 
     python scripts/train_tsp_gnn.py --steps 3000 --threads 1
     python scripts/train_tsp_gnn.py --resume /work/runs/tsp_gnn/<run>     # continue where it stopped
     python scripts/train_tsp_gnn.py --objective reinforce --init <run>/best.pt --steps 300 ...
     python scripts/train_tsp_gnn.py ... --out ncosolve/data/checkpoints/tsp_gnn/tsp_gnn.pt
+    python scripts/train_tsp_gnn.py --objective penalties --distributions uniform,clustered ...
 
 1. Data: ``per_size`` uniform instances of every size in ``sizes`` (seeded), each solved by LKH-3
    (``ncosolve.solve(method="lkh", runs=1)``, ``lkh_time`` s at most), cached in ``data_dir`` (reused
@@ -14,13 +16,22 @@
    loss = cross-entropy of each city's row softmax over its k nearest against its two tour edges
    (``supervised_loss``). ``--objective reinforce``: ``samples`` tours per instance are sampled from the
    heatmap (``sample_tours``) and the loss is REINFORCE with their mean length as baseline (DIMES);
-   the LKH tours are then used for validation only. ``--init`` starts from a checkpoint's weights.
+   the LKH tours are then used for validation only. ``--objective penalties``: the model has one output per
+   city (``GNNConfig.output = "penalties"``) and learns the node penalties pi that LKH-3's full subgradient
+   ascent (ALPHA, one trial) writes to its PI_FILE, in units of the mean nearest-neighbour length; pi is only
+   defined up to a constant (adding c to every pi adds 2nc to every tour), so the loss is the mean squared
+   error after centring both per instance (``penalty_loss``). ``--objective bound``: the same model maximises
+   the Held-Karp bound of its penalties directly (``bound_loss``: the ascent's subgradient, 2 minus each
+   city's degree in the minimum 1-tree, as gradient), with LKH's penalties for validation only.
+   ``--init`` starts from a checkpoint's weights.
 3. Every ``eval_every`` steps: validation loss, recall of the tour edges among each city's 5 hottest
    candidates (the search's default candidate count), next to the softdist heatmap's, and the mean gap
-   of tours sampled from the heatmap to the LKH tours; ``train_state.pt`` (model, Adam, RNG, log) for
+   of tours sampled from the heatmap to the LKH tours (penalties: validation loss, its root over the
+   targets' spread, and the Held-Karp 1-tree bound of the predicted penalties as a share of that of LKH's,
+   ``one_tree_bound``); ``train_state.pt`` (model, Adam, RNG, log) for
    ``--resume`` and ``best.pt`` (package format; lowest validation loss, or sampled-tour gap for
-   reinforce). ``--out`` receives ``best.pt`` at the end, and ``config.json`` beside it (its
-   config and training budget).
+   reinforce; highest bound share for bound). ``--out`` receives ``best.pt`` at the end, and its meta
+   (config and training budget) as JSON beside it (``tsp_gnn.pt``: ``tsp_gnn.json``).
 """
 
 from __future__ import annotations
@@ -37,18 +48,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.sparse.csgraph import minimum_spanning_tree
 from tqdm import tqdm
 
 from ncosolve.script_args import parse_dataclass
 import ncosolve
 from ncosolve.policies.tsp_gnn import (
-    GNNConfig, TSPGNN, graph_features, load_gnn, reinforce_loss, sample_tours, save_gnn, supervised_loss,
-    tour_edge_targets,
+    GNNConfig, TSPGNN, graph_features, length_scale, load_gnn, reinforce_loss, sample_tours, save_gnn,
+    supervised_loss, tour_edge_targets,
 )
+from ncosolve.baselines.lkh import ascent_penalties
+from ncosolve.generators import DISTRIBUTIONS
 from ncosolve.search.candidates import nearest_neighbours
 from ncosolve.search.heatmaps import softdist
 
 CANDIDATES = 5  # the search's default candidate count: recall is measured among the 5 hottest
+OBJECTIVES = ("supervised", "reinforce", "penalties", "bound")
 
 
 @dataclass
@@ -69,12 +84,16 @@ class Args:
     """seed of the validation instances"""
     data_dir: str = "/work/runs/tsp_gnn/data"
     """cache of generated instances and their LKH tours"""
+    distributions: str = "uniform"
+    """comma-separated city distributions of the training and validation instances (uniform, clustered, mixed)"""
     objective: str = "supervised"
-    """supervised (cross-entropy on LKH tours) or reinforce (REINFORCE on tours sampled from the heatmap)"""
+    """supervised (cross-entropy on LKH tours), reinforce (REINFORCE on tours sampled from the heatmap) or
+    penalties (regression on LKH's ascent penalties) or bound (the penalties' 1-tree bound, maximised)"""
     samples: int = 16
     """tours sampled per instance (reinforce, and the validation sampled-tour gap)"""
     init: str = ""
-    """a checkpoint to start from (e.g. a supervised best.pt before reinforce); its architecture wins"""
+    """a checkpoint to start from (e.g. a supervised best.pt before reinforce, or the shipped heatmap before
+    penalties); its architecture wins"""
     steps: int = 2000
     """Adam updates"""
     batch_size: int = 4
@@ -106,47 +125,73 @@ def parse_args(argv=None) -> Args:
     args = parse_dataclass(Args, __doc__.splitlines()[0], argv)
     if not all(part.strip().isdigit() and int(part) >= 3 for part in args.sizes.split(",")):
         raise SystemExit(f"--sizes must be comma-separated city counts of at least 3, got {args.sizes!r}")
-    if args.objective not in ("supervised", "reinforce"):  # checked before the LKH tours, which can take minutes
-        raise SystemExit(f"--objective must be supervised or reinforce, got {args.objective!r}")
+    if args.objective not in OBJECTIVES:  # checked before the LKH tours, which can take minutes
+        raise SystemExit(f"--objective must be one of {', '.join(OBJECTIVES)}, got {args.objective!r}")
+    if not set(args.distributions.split(",")) <= set(DISTRIBUTIONS):
+        raise SystemExit(f"--distributions must be a comma-separated subset of {', '.join(DISTRIBUTIONS)}, "
+                         f"got {args.distributions!r}")
     return args
 
 
-def solved_instances(n: int, count: int, seed: int, lkh_time: float, cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` seeded uniform n-city instances and LKH tours: coords (count, n, 2), tours (count, n).
+def solved_instances(n: int, count: int, seed: int, lkh_time: float, cache: Path, distribution: str = "uniform",
+                     objective: str = "supervised") -> tuple[np.ndarray, np.ndarray]:
+    """``count`` seeded n-city instances and their labels: coords (count, n, 2), and LKH tours (count, n), or for
+    ``objective`` "penalties" LKH's ascent penalties (count, n) in units of the mean nearest-neighbour length.
 
-    Cached in ``cache/n{n}_seed{seed}.npz``, saved after every instance so an interrupted run resumes.
+    Cached in ``cache/{tag}n{n}_seed{seed}.npz`` (tag "pi_" for penalties, then the distribution unless
+    uniform), saved after every instance so an interrupted run resumes.
     """
-    path = cache / f"n{n}_seed{seed}.npz"
-    instances = ncosolve.generate("tsp", count, n, seed=seed)
+    penalties = objective in ("penalties", "bound")
+    tag = ("pi_" if penalties else "") + ("" if distribution == "uniform" else f"{distribution}_")
+    path = cache / f"{tag}n{n}_seed{seed}.npz"
+    instances = ncosolve.generate("tsp", count, n, seed=seed, distribution=distribution)
     coords = np.stack([inst.coords for inst in instances])
-    tours = np.zeros((0, n), dtype=np.int64)
+    key = "pi" if penalties else "tours"
+    labels = np.zeros((0, n), dtype=np.float64 if penalties else np.int64)
     if path.exists():
         with np.load(path) as data:
-            if np.array_equal(data["coords"], coords[:len(data["tours"])]):
-                tours = data["tours"][:count]
-    for inst in tqdm(instances[len(tours):], desc=f"LKH tours n={n}", initial=len(tours), total=count):
-        result = ncosolve.solve(inst, method="lkh", time_limit=lkh_time, runs=1)
-        if result.solution is None:
-            raise SystemExit(f"LKH gave no tour for a {n}-city instance in {lkh_time} s ({result.info}); "
-                             "raise --lkh-time")
-        tours = np.concatenate([tours, np.asarray(result.solution, dtype=np.int64)[None]])
+            if np.array_equal(data["coords"], coords[:len(data[key])]):
+                labels = data[key][:count]
+    what = "LKH ascent penalties" if penalties else "LKH tours"
+    for inst in tqdm(instances[len(labels):], desc=f"{what} n={n} {distribution}", initial=len(labels), total=count):
+        if penalties:
+            pi = ascent_penalties(inst, lkh_time)
+            if pi is None:
+                raise SystemExit(f"LKH wrote no penalties for a {n}-city instance in {lkh_time} s; raise --lkh-time")
+            label = pi / length_scale(nearest_neighbours(inst, 1)[1])
+        else:
+            result = ncosolve.solve(inst, method="lkh", time_limit=lkh_time, runs=1)
+            if result.solution is None:
+                raise SystemExit(f"LKH gave no tour for a {n}-city instance in {lkh_time} s ({result.info}); "
+                                 "raise --lkh-time")
+            label = np.asarray(result.solution, dtype=np.int64)
+        labels = np.concatenate([labels, label[None]])
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, coords=coords[:len(tours)], tours=tours)
+        np.savez(tmp, coords=coords[:len(labels)], **{key: labels})
         tmp.replace(path)
-    return coords, tours
+    return coords, labels
 
 
-def graphs(coords: np.ndarray, tours: np.ndarray, k: int) -> dict:
-    """Features, neighbour lists and tour-edge targets of a stack of same-size instances, as tensors."""
+def penalty_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between (B, n) penalties after centring each instance's (pi is defined up to a constant)."""
+    pred = pred - pred.mean(-1, keepdim=True)
+    target = target - target.mean(-1, keepdim=True)
+    return ((pred - target) ** 2).mean()
+
+
+def graphs(coords: np.ndarray, labels: np.ndarray, k: int, objective: str = "supervised") -> dict:
+    """Features, neighbour lists and targets of a stack of same-size instances, as tensors: tour-edge targets
+    from tours, or (penalties) the penalties themselves."""
     node, edge, nbrs, targets, lengths = [], [], [], [], []
-    for xy, tour in zip(coords, tours):
+    for xy, label in zip(coords, labels):
         nbr, nbr_len = nearest_neighbours(ncosolve.TSPInstance(coords=xy), k)
         nf, ef = graph_features(xy, nbr, nbr_len)
         node.append(nf), edge.append(ef), nbrs.append(nbr), lengths.append(nbr_len)
-        targets.append(tour_edge_targets(tour, nbr))
+        targets.append(tour_edge_targets(label, nbr) if objective in ("supervised", "reinforce")
+                       else label.astype(np.float32))
     return {"node": torch.from_numpy(np.stack(node)), "edge": torch.from_numpy(np.stack(edge)),
             "nbr": torch.from_numpy(np.stack(nbrs)), "target": torch.from_numpy(np.stack(targets)),
-            "nbr_len": np.stack(lengths), "coords": coords, "tours": torch.from_numpy(tours)}
+            "nbr_len": np.stack(lengths), "coords": coords, "labels": torch.from_numpy(labels)}
 
 
 def augment(edge: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -178,6 +223,60 @@ def reinforce_step_loss(model: TSPGNN, data: dict, pick: torch.Tensor, edge: tor
     return torch.stack(losses).mean()
 
 
+def one_tree(coords: np.ndarray, pi: np.ndarray) -> tuple[float, np.ndarray]:
+    """(length, degrees) of the minimum 1-tree on the costs d_ij + pi_i + pi_j: a spanning tree of cities
+    1..n-1 and city 0's two cheapest edges."""
+    cost = np.sqrt(((coords[:, None] - coords[None]) ** 2).sum(-1)) + pi[:, None] + pi[None]
+    rest = cost[1:, 1:]
+    shift = rest.min() - 1.0  # positive weights (0 reads as no edge); every tree has n - 2 edges, so undone below
+    weights = rest - shift
+    np.fill_diagonal(weights, 0.0)
+    tree = minimum_spanning_tree(weights).tocoo()
+    degree = np.zeros(len(pi))
+    np.add.at(degree, tree.row + 1, 1)
+    np.add.at(degree, tree.col + 1, 1)
+    two = np.argsort(cost[0, 1:])[:2] + 1
+    degree[0] = 2
+    degree[two] += 1
+    return float((tree.data + shift).sum() + cost[0, two].sum()), degree
+
+
+def one_tree_bound(coords: np.ndarray, pi: np.ndarray) -> float:
+    """Held and Karp's lower bound on the tour length under penalties pi: the minimum 1-tree's length on the
+    costs d_ij + pi_i + pi_j, minus 2 sum(pi)."""
+    return one_tree(coords, pi)[0] - 2 * float(pi.sum())
+
+
+def bound_loss(pred: torch.Tensor, coords: np.ndarray, nbr_len: np.ndarray) -> torch.Tensor:
+    """Minus the Held-Karp bound of (B, n) predicted penalties, per city and in nearest-neighbour units, as a
+    loss whose gradient in pi_i is 2 - degree_i of the minimum 1-tree (the ascent's subgradient)."""
+    losses = []
+    for p, xy, nl in zip(pred, coords, nbr_len):
+        _, degree = one_tree(xy, p.detach().double().numpy() * length_scale(nl))
+        losses.append(-(p * torch.from_numpy(degree - 2.0).to(p.dtype)).mean())
+    return torch.stack(losses).mean()
+
+
+def validate_penalties(model: TSPGNN, val: list[dict]) -> dict:
+    """Validation loss; its root over the targets' spread (1: no better than a constant); and the mean 1-tree
+    bound of the predicted penalties as a share of the LKH penalties' bound, with zero penalties' share beside."""
+    model.eval()
+    with torch.no_grad():
+        pairs = [(model(v["node"], v["edge"], v["nbr"]), v["target"]) for v in val]
+    model.train()
+    loss = float(np.mean([penalty_loss(p, t) for p, t in pairs]))
+    spread = float(np.mean([penalty_loss(torch.zeros_like(t), t) for _, t in pairs]))
+    shares, zero = [], []
+    for v, (pred, _) in zip(val, pairs):
+        for xy, p, t, nl in zip(v["coords"], pred.double().numpy(), v["labels"].numpy(), v["nbr_len"]):
+            scale = length_scale(nl)
+            lkh = one_tree_bound(xy, t * scale)
+            shares.append(one_tree_bound(xy, p * scale) / lkh)
+            zero.append(one_tree_bound(xy, np.zeros_like(t)) / lkh)
+    return {"val_loss": loss, "val_relative_rmse": (loss / spread) ** 0.5, "val_bound_share": float(np.mean(shares)),
+            "zero_bound_share": float(np.mean(zero))}
+
+
 def validate(model: TSPGNN, val: dict, samples: int) -> dict:
     """Validation loss, candidate recall (and softdist's, tau 0.3, for scale), sampled-tour gap to LKH."""
     model.eval()
@@ -185,7 +284,7 @@ def validate(model: TSPGNN, val: dict, samples: int) -> dict:
     with torch.no_grad():
         logits = model(val["node"], val["edge"], val["nbr"])
         coords = torch.from_numpy(val["coords"]).float()
-        lkh = [(xy[tour] - xy[tour].roll(-1, dims=0)).norm(dim=1).sum() for xy, tour in zip(coords, val["tours"])]
+        lkh = [(xy[tour] - xy[tour].roll(-1, dims=0)).norm(dim=1).sum() for xy, tour in zip(coords, val["labels"])]
         sampled = [sample_tours(lg, nb, xy, samples, gen)[2].mean() for lg, nb, xy in zip(logits, val["nbr"], coords)]
     model.train()
     target = val["target"].numpy()
@@ -214,13 +313,25 @@ def main(argv=None) -> Path:
     cache = Path(args.data_dir)
     cache.mkdir(parents=True, exist_ok=True)
     data_start = time.perf_counter()
-    train = {n: graphs(*solved_instances(n, args.per_size, args.data_seed + n, args.lkh_time, cache), args.neighbours)
-             for n in map(int, args.sizes.split(","))}
-    val = graphs(*solved_instances(args.val_n, args.val_size, args.val_seed, args.lkh_time, cache), args.neighbours)
+    distributions = args.distributions.split(",")
+
+    def data(n: int, count: int, seed: int, distribution: str) -> dict:
+        labelled = solved_instances(n, count, seed, args.lkh_time, cache, distribution, args.objective)
+        return graphs(*labelled, args.neighbours, args.objective)
+
+    train = {(n, dist): data(n, args.per_size, args.data_seed + n, dist)
+             for n in map(int, args.sizes.split(",")) for dist in distributions}
+    val = [data(args.val_n, args.val_size, args.val_seed, dist) for dist in distributions]
     data_seconds = time.perf_counter() - data_start
 
-    model = load_gnn(args.init)[0].train() if args.init else TSPGNN(
-        GNNConfig(hidden=args.hidden, layers=args.layers, neighbours=args.neighbours))
+    output = "edges" if args.objective in ("supervised", "reinforce") else "penalties"
+    if args.init:  # its architecture and weights; a heatmap's trunk and head also start a penalty model
+        start = load_gnn(args.init)[0]
+        model = TSPGNN(dataclasses.replace(start.cfg, output=output))
+        model.load_state_dict(start.state_dict())
+    else:
+        model = TSPGNN(GNNConfig(hidden=args.hidden, layers=args.layers, neighbours=args.neighbours, output=output))
+    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=args.lr / 10)
     gen = torch.Generator().manual_seed(args.seed)
@@ -233,17 +344,27 @@ def main(argv=None) -> Path:
         step, log, train_seconds, best = state["step"], json.loads(state["log"]), state["train_seconds"], state["best"]
 
     sizes = sorted(train)
+
+    def checks(model: TSPGNN, val: list[dict]) -> dict:
+        if output == "penalties":
+            return validate_penalties(model, val)
+        parts = [validate(model, v, args.samples) for v in val]  # one per distribution
+        return {key: float(np.mean([p[key] for p in parts])) for key in parts[0]}
     bar = tqdm(total=args.steps, initial=step, desc="train")
     while step < args.steps:
         t0 = time.perf_counter()
-        n = sizes[int(torch.randint(len(sizes), (1,), generator=gen))]
+        n, dist = sizes[int(torch.randint(len(sizes), (1,), generator=gen))]
         pick = torch.randperm(args.per_size, generator=gen)[:args.batch_size]
-        data = train[n]
-        edge = augment(data["edge"][pick], gen)
-        if args.objective == "supervised":
-            loss = supervised_loss(model(data["node"][pick], edge, data["nbr"][pick]), data["target"][pick])
+        batch = train[n, dist]
+        edge = augment(batch["edge"][pick], gen)
+        if args.objective == "reinforce":
+            loss = reinforce_step_loss(model, batch, pick, edge, args.samples, gen)
+        elif args.objective == "bound":
+            out = model(batch["node"][pick], edge, batch["nbr"][pick])
+            loss = bound_loss(out, batch["coords"][pick.numpy()], batch["nbr_len"][pick.numpy()])
         else:
-            loss = reinforce_step_loss(model, data, pick, edge, args.samples, gen)
+            out = model(batch["node"][pick], edge, batch["nbr"][pick])
+            loss = (supervised_loss if args.objective == "supervised" else penalty_loss)(out, batch["target"][pick])
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -255,18 +376,24 @@ def main(argv=None) -> Path:
         bar.set_postfix(loss=f"{loss.item():.4f}", n=n)
         if step % args.eval_every == 0 or step == args.steps:
             entry = {"step": step, "train_loss": round(loss.item(), 5), "train_seconds": round(train_seconds, 1),
-                     **{key: round(v, 5) for key, v in validate(model, val, args.samples).items()}}
+                     **{key: round(v, 5) for key, v in checks(model, val).items()}}
             log.append(entry)
             tqdm.write(json.dumps(entry))
-            method = ("supervised cross-entropy on LKH-3 tours (runs=1)" if args.objective == "supervised" else
-                      f"REINFORCE on {args.samples} heatmap-sampled tours per instance, mean-length baseline")
+            method = {"supervised": "supervised cross-entropy on LKH-3 tours (runs=1)",
+                      "reinforce": f"REINFORCE on {args.samples} heatmap-sampled tours per instance, mean-length "
+                                   "baseline",
+                      "penalties": "regression (centred MSE) on LKH-3's ALPHA-ascent node penalties",
+                      "bound": "Held-Karp 1-tree bound maximised (the ascent's subgradient as gradient)",
+                      }[args.objective]
             training = {"method": method, "init": args.init, "steps": step,
                         "batch_size": args.batch_size, "lr": args.lr, "sizes": args.sizes,
+                        "distributions": args.distributions,
                         "instances": args.per_size * len(sizes), "lkh_time_s": args.lkh_time,
                         "data_seconds": round(data_seconds, 1), "train_seconds": round(train_seconds, 1),
                         "threads": args.threads, "hardware": f"{platform.machine()}, {os.cpu_count()} cores, cpu",
                         "torch": torch.__version__, "validation": entry}
-            score = entry["val_loss"] if args.objective == "supervised" else entry["val_sampled_gap"]
+            score = {"reinforce": "val_sampled_gap", "bound": "val_bound_share"}.get(args.objective, "val_loss")
+            score = -entry[score] if args.objective == "bound" else entry[score]
             if score < best:
                 best = score
                 save_gnn(model, run_dir / "best.pt", training)
@@ -281,7 +408,7 @@ def main(argv=None) -> Path:
         _, meta = load_gnn(run_dir / "best.pt")  # refuse to ship a file that does not load
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run_dir / "best.pt", args.out)
-        (Path(args.out).parent / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+        Path(args.out).with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
         print(f"wrote {args.out}")
     return run_dir
 

@@ -57,7 +57,7 @@ def test_shipped_checkpoint_loads_with_weights_only_and_records_its_budget():
     assert meta["ncosolve_version"] and meta["training"]["train_seconds"] > 0 and meta["training"]["steps"] > 0
     assert not model.training
     assert SHIPPED.stat().st_size < 5 * 2**20
-    config = json.loads((SHIPPED.parent / "config.json").read_text())
+    config = json.loads((SHIPPED.with_suffix(".json")).read_text())
     assert config["config"] == meta["config"] and config["training"]["steps"] == meta["training"]["steps"]
 
 
