@@ -1,17 +1,23 @@
 """Learned vs LKH's own candidate sets (issue 21 part 2): ``lkh``, LKH with ALPHA / POPMUSIC forced, ``lkh-gnn``
-with and without LKH's subgradient ascent, side by side at equal budgets.
+with LKH's subgradient ascent, with none, and with learned penalties instead, side by side at equal budgets.
 
 Protocol: one process, one solve at a time (each LKH run is a child process killed at the deadline; the
 methods' ``prepare``, i.e. starting that child and loading the GNN, runs before each clock). Per instance the
-five variants run back to back, their order rotated from one instance to the next so that load drifts on a
+variants run back to back, their order rotated from one instance to the next so that load drifts on a
 shared machine fall on every variant alike; seed 0, LKH's default 10 runs, every tour re-checked by
 ``evaluate`` (inside ``ncosolve.solve``). The budget per instance is ``--time-limit`` seconds, or with
 ``--time-limit auto`` max(10, 0.01 n) s. Variants:
 
 - ``lkh``: its default candidate set by size and budget (``ncosolve.baselines.lkh.candidate_set``);
 - ``lkh alpha`` / ``lkh popmusic``: ``candidates=`` forced;
-- ``lkh-gnn``: the shipped GNN's symmetrized top-5 edges per city as LKH's CANDIDATE_FILE, LKH's ascent on them;
-- ``lkh-gnn no ascent``: the same file with ``SUBGRADIENT = NO`` and penalties 0.
+- ``lkh-gnn``: the shipped GNN's symmetrized top-5 edges per city, then each city's 2 nearest per quadrant, as
+  LKH's CANDIDATE_FILE, LKH's ascent on them;
+- ``lkh-gnn no ascent``: the same file with ``SUBGRADIENT = NO`` and penalties 0;
+- ``lkh-gnn penalties``: the same file with ``SUBGRADIENT = NO`` and the shipped penalty model's node penalties;
+- ``lkh-gnn knn only``: ``lkh-gnn`` with ``quadrant=0``: the learned edges alone, without each city's 2 nearest
+  per quadrant that the default adds to the file (the file of the runs before 2026-12-07 17:00 UTC);
+- ``lkh learned penalties``: ``lkh-gnn`` with ``edges="lkh"``: LKH's own candidate set (as ``lkh`` picks it)
+  ranked under the learned penalties, no ascent.
 
 Reported per suite and variant: the mean gap (%) to the suite's reference (``ncosolve.best_known``: proven
 optima for TSPLIB; for tsp500-fu / tsp1000-fu the set's mean Concorde length, so on a subset only the
@@ -50,6 +56,9 @@ VARIANTS = {  # label: (method, options)
     "lkh popmusic": ("lkh", {"candidates": "popmusic"}),
     "lkh-gnn": ("lkh-gnn", {}),
     "lkh-gnn no ascent": ("lkh-gnn", {"subgradient": False}),
+    "lkh-gnn penalties": ("lkh-gnn", {"subgradient": False, "penalties": True}),
+    "lkh learned penalties": ("lkh-gnn", {"subgradient": False, "penalties": True, "edges": "lkh"}),
+    "lkh-gnn knn only": ("lkh-gnn", {"quadrant": 0}),
 }
 STORED_TOURS = {"tsp500-fu": "tsp500_fu.npz", "tsp1000-fu": "tsp1000_fu.npz"}
 
@@ -172,7 +181,7 @@ def run_suite(suite: str, args: argparse.Namespace, labels: list[str]) -> dict:
                 "runtime_s": round(result.runtime_s, 3), "within_budget": result.runtime_s <= 1.1 * t + 0.5,
                 "gap_pct": None if not result.feasible or not ref else round(100 * (result.cost / ref - 1), 4),
                 "candidates": info.get("candidates"), "status": info.get("status"),
-                **{key: info[key] for key in ("heatmap_s", "candidate_s", "candidates_per_city_mean",
+                **{key: info[key] for key in ("heatmap_s", "candidate_s", "penalties_s", "candidates_per_city_mean",
                                               "candidates_per_city_max", "prepare_s") if key in info}}
         costs = {label: r["cost"] for label, r in row["results"].items()}
         print(f"{suite} {inst.name} (n={inst.n}, {t:g} s): "
@@ -213,7 +222,7 @@ def summarize(rows: list[dict], labels: list[str]) -> dict:
                                                  for r, row in zip(res, rows)), 3) if rows else None,
             "all_within_budget": all(r["within_budget"] for r in res),
         }
-    for gnn in ("lkh-gnn", "lkh-gnn no ascent"):
+    for gnn in ("lkh-gnn", "lkh-gnn no ascent", "lkh-gnn penalties", "lkh learned penalties", "lkh-gnn knn only"):
         for other in ("lkh alpha", "lkh popmusic", "lkh"):
             if gnn not in labels or other not in labels:
                 continue
