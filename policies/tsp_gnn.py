@@ -6,7 +6,9 @@ neighbours, layer norm and residual connections. It never builds an n x n struct
 each city's k nearest neighbours (``ncosolve.search.candidates.nearest_neighbours``), held as (n, k)
 tensors, so memory is O(n k h) for hidden size h. Its output is one logit per (city, r-th nearest)
 edge; a row softmax turns it into the (n, k) heatmap ``ncosolve.search.mcts`` consumes, aligned with
-the same neighbour lists.
+the same neighbour lists. The same network with ``output = "penalties"`` gives one value per city instead:
+LKH's node penalties (``gnn_penalties``, for ``lkh-gnn``), trained on LKH's ascent penalties and on the
+1-tree bound they give.
 
 Features are translation and scale invariant (lengths divided by the instance's mean nearest-neighbour
 distance), so a model trained on 100-500-city instances applies to 10,000 cities. Training
