@@ -100,19 +100,24 @@ def _check(instance) -> None:
                        "coordinates); for a distance-matrix or asymmetric instance use 'lkh'")
 
 
-def prepare_lkh_gnn(instance=None, heatmap: str = "gnn", penalties: bool = False, edges: str = "gnn") -> None:
-    """Import torch, load the shipped GNNs the options use and run them once on a small graph, and start the
-    LKH child."""
-    if heatmap == "gnn" and edges == "gnn" or penalties:
-        from ncosolve.policies.tsp_gnn import gnn_heatmap, gnn_penalties
-        from ncosolve.problems import TSPInstance
+def prepare_lkh_gnn(instance=None, heatmap: str = "gnn", penalties: bool = False, edges: str = "gnn",
+                    quadrant: int = QUADRANT) -> None:
+    """Load the shipped GNNs the options use and run them once on a small graph, compile the quadrant
+    neighbours' kernel (numba), and start the LKH child."""
+    from ncosolve.problems import TSPInstance
 
-        tiny = TSPInstance(coords=np.random.default_rng(0).uniform(size=(20, 2)))
-        graph = nearest_neighbours(tiny, 10)
-        if heatmap == "gnn" and edges == "gnn":
-            gnn_heatmap(tiny, *graph)
-        if penalties:
-            gnn_penalties(tiny, *graph)
+    tiny = TSPInstance(coords=np.random.default_rng(0).uniform(size=(20, 2)))
+    graph = nearest_neighbours(tiny, 10)
+    if heatmap == "gnn" and edges == "gnn":
+        from ncosolve.policies.tsp_gnn import gnn_heatmap
+
+        gnn_heatmap(tiny, *graph)
+    if penalties:
+        from ncosolve.policies.tsp_gnn import gnn_penalties
+
+        gnn_penalties(tiny, *graph)
+    if edges == "gnn" and isinstance(quadrant, (int, np.integer)) and quadrant > 0:
+        quadrant_neighbours(tiny, quadrant)
     prepare_lkh(instance)
 
 
