@@ -48,8 +48,9 @@ from ncosolve.search.heatmaps import HEATMAPS, make_heatmap, select_candidates, 
 NEIGHBOURS = 10
 CANDIDATES = 5  # hottest edges kept per city (LKH's default MAX_CANDIDATES)
 EDGES = ("gnn", "lkh")  # where the candidate edges come from
-# Nearest cities per quadrant added to the learned file. 10 s / 0.01 N s, lkh-gnn with LKH's ascent: fl3795 4.47%
-# -> 0.57%, u1817 + d2103 mean 0.472% -> 0.132%, tsp1000-fu first 4 0.004% -> 0.005% (3 of 4 tied).
+# Nearest cities per quadrant added to the learned file. lkh-gnn with LKH's ascent, 0 -> 2: fl3795 (38 s) 4.47% ->
+# 0.57%, u1817 + d2103 (0.01 N s) mean 0.472% -> 0.132%, tsp1000-fu first 4 (10 s) 0.004% -> 0.005% (3 of 4 tied),
+# tsp10000-fu first 4 (100 s) 0.137% -> 0.116% (lkh 0.116%).
 QUADRANT = 2
 
 
