@@ -62,13 +62,8 @@ def learned_candidates(instance, neighbours: int = NEIGHBOURS, candidates: int =
     ``candidates`` hottest edges, and each kept edge is added to both ends' lists (so a city may have more
     than ``candidates``). Returns a list of n int64 arrays, each ordered by decreasing heat (ties: nearer first).
     """
-    return _select(*_heat(instance, neighbours, heatmap), candidates)
-
-
-def _heat(instance, neighbours: int, heatmap: str) -> tuple[np.ndarray, np.ndarray]:
-    """(heat (n, k), nbr (n, k)): ``heatmap`` on the ``neighbours``-NN graph."""
     nbr, nbr_len = nearest_neighbours(instance, neighbours)
-    return make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr
+    return _select(make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr, candidates)
 
 
 def candidate_file_text(cands: list[np.ndarray]) -> str:
@@ -167,21 +162,16 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
         raise NcoError(f"lkh-gnn: edges must be one of {EDGES} ('lkh' with penalties=True), got {edges!r}")
     if instance.n <= 3:
         return lkh_solve(instance, time_limit, seed=seed, runs=runs)
-    pi, penalties_s = None, None
-    if penalties:
-        from ncosolve.policies.tsp_gnn import gnn_penalties
-
-        t1 = time.perf_counter()
-        pi = gnn_penalties(instance, *nearest_neighbours(instance, NEIGHBOURS))  # the graph it was trained on
-        penalties_s = round(time.perf_counter() - t1, 4)
     if edges == "lkh":
+        pi, penalties_s = _learned_penalties(instance, nearest_neighbours(instance, NEIGHBOURS))
         tour, info = lkh_solve(instance, time_limit - (time.perf_counter() - start), seed=seed, runs=runs,
                                subgradient=False, penalties=pi)
         info.update({"candidate_source": f"LKH's {info['candidates']} set under the learned penalties",
                      "penalties_s": penalties_s})
         return tour, info
     t0 = time.perf_counter()
-    heat, nbr = _heat(instance, neighbours, heatmap)
+    nbr, nbr_len = nearest_neighbours(instance, neighbours)
+    heat = make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr)
     heatmap_s = time.perf_counter() - t0
     cands = _select(heat, nbr, candidates)
     if quadrant:
@@ -189,6 +179,10 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
     text = candidate_file_text(cands)
     candidate_s = time.perf_counter() - t0 - heatmap_s
     counts = np.array([len(c) for c in cands])
+    pi, penalties_s = None, None
+    if penalties:  # on the k-NN graph the penalty model was trained on: the heatmap's when k is the same
+        graph = (nbr, nbr_len) if neighbours == NEIGHBOURS else nearest_neighbours(instance, NEIGHBOURS)
+        pi, penalties_s = _learned_penalties(instance, graph)
     tour, info = lkh_solve(instance, time_limit - (time.perf_counter() - start), seed=seed, runs=runs,
                            candidate_file=text, subgradient=subgradient, penalties=pi)
     info.update({
@@ -201,6 +195,15 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
     return tour, info
 
 
+def _learned_penalties(instance, graph: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float]:
+    """The shipped penalty model's node penalties on ``graph`` (nbr, nbr_len), and the seconds they took."""
+    from ncosolve.policies.tsp_gnn import gnn_penalties
+
+    t0 = time.perf_counter()
+    pi = gnn_penalties(instance, *graph)
+    return pi, round(time.perf_counter() - t0, 4)
+
+
 def _select(heat: np.ndarray, nbr: np.ndarray, candidates: int) -> list[np.ndarray]:
     """``learned_candidates``' selection on an (n, k) heatmap already computed."""
     n = nbr.shape[0]
@@ -211,13 +214,7 @@ def _select(heat: np.ndarray, nbr: np.ndarray, candidates: int) -> list[np.ndarr
     a, b, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([h, h])
     own = np.concatenate([np.zeros(n * m), np.ones(n * m)])  # at equal heat, a city's own picks first
     order = np.lexsort((own, -w, a))  # by city, then hottest first
-    a, b = a[order], b[order]
-    _, first = np.unique(a * n + b, return_index=True)  # an edge both ends kept: once
-    keep = np.zeros(len(a), dtype=bool)
-    keep[first] = True
-    a, b = a[keep], b[keep]
-    bounds = np.searchsorted(a, np.arange(n + 1))
-    return [b[bounds[i]:bounds[i + 1]] for i in range(n)]
+    return _city_lists(a[order], b[order], n)
 
 
 def _widen(cands: list[np.ndarray], extra: np.ndarray) -> list[np.ndarray]:
@@ -226,12 +223,18 @@ def _widen(cands: list[np.ndarray], extra: np.ndarray) -> list[np.ndarray]:
     n, e = extra.shape
     src, dst = np.repeat(np.arange(n), e), extra.ravel()
     keep = dst >= 0
-    a = np.concatenate([src[keep], dst[keep]]).tolist()
-    b = np.concatenate([dst[keep], src[keep]]).tolist()
-    known = [set(c.tolist()) for c in cands]
-    added: list[list[int]] = [[] for _ in range(n)]
-    for i, j in zip(a, b):
-        if j not in known[i]:
-            known[i].add(j)
-            added[i].append(j)
-    return [np.concatenate([c, np.array(more, dtype=np.int64)]) for c, more in zip(cands, added)]
+    a = np.concatenate([np.repeat(np.arange(n), [len(c) for c in cands]), src[keep], dst[keep]])
+    b = np.concatenate([*cands, dst[keep], src[keep]])
+    return _city_lists(a, b, n)
+
+
+def _city_lists(a: np.ndarray, b: np.ndarray, n: int) -> list[np.ndarray]:
+    """Edges (a, b) as n lists, city a's cities b in the order the edges come, each city once (its first)."""
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order].astype(np.int64)
+    _, first = np.unique(a * n + b, return_index=True)  # the first of each repeated edge (unique sorts stably)
+    keep = np.zeros(len(a), dtype=bool)
+    keep[first] = True
+    a, b = a[keep], b[keep]
+    bounds = np.searchsorted(a, np.arange(n + 1))
+    return [b[bounds[i]:bounds[i + 1]] for i in range(n)]

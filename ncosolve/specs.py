@@ -26,7 +26,8 @@ METHODS = (
     M("lkh-gnn", ("tsp",), _B + "lkh_gnn:lkh_gnn", "LKH-3 via elkai on a learned candidate set (NeuroLKH-style): "
       "the shipped GNN heatmap's symmetrized top-5 edges per city and 2 nearest per quadrant as LKH's "
       "CANDIDATE_FILE (options candidates=, quadrant=; subgradient=False: no ascent; with penalties=True, learned "
-      "node penalties instead; symmetric coordinate TSP)", requires=("elkai",), extra="lkh", default_time_limit=10.0, prepare=_B + "lkh_gnn:prepare_lkh_gnn"),
+      "node penalties instead; symmetric coordinate TSP)", requires=("elkai",), extra="lkh",
+      default_time_limit=10.0, prepare=_B + "lkh_gnn:prepare_lkh_gnn"),
     M("pyvrp", ("cvrp", "cvrptw"), _B + "pyvrp_solver:pyvrp_solve", "PyVRP iterated local search (state of the art "
       "for CVRP/VRPTW) until the time limit", requires=("pyvrp",), extra="pyvrp", default_time_limit=10.0,
       strength=30),

@@ -64,6 +64,7 @@ from ncosolve.search.heatmaps import softdist
 
 CANDIDATES = 5  # the search's default candidate count: recall is measured among the 5 hottest
 OBJECTIVES = ("supervised", "reinforce", "penalties", "bound")
+PENALTY_OBJECTIVES = ("penalties", "bound")  # a per-city output, learned from LKH's ascent penalties
 
 
 @dataclass
@@ -141,7 +142,7 @@ def solved_instances(n: int, count: int, seed: int, lkh_time: float, cache: Path
     Cached in ``cache/{tag}n{n}_seed{seed}.npz`` (tag "pi_" for penalties, then the distribution unless
     uniform), saved after every instance so an interrupted run resumes.
     """
-    penalties = objective in ("penalties", "bound")
+    penalties = objective in PENALTY_OBJECTIVES
     tag = ("pi_" if penalties else "") + ("" if distribution == "uniform" else f"{distribution}_")
     path = cache / f"{tag}n{n}_seed{seed}.npz"
     instances = ncosolve.generate("tsp", count, n, seed=seed, distribution=distribution)
@@ -187,8 +188,8 @@ def graphs(coords: np.ndarray, labels: np.ndarray, k: int, objective: str = "sup
         nbr, nbr_len = nearest_neighbours(ncosolve.TSPInstance(coords=xy), k)
         nf, ef = graph_features(xy, nbr, nbr_len)
         node.append(nf), edge.append(ef), nbrs.append(nbr), lengths.append(nbr_len)
-        targets.append(tour_edge_targets(label, nbr) if objective in ("supervised", "reinforce")
-                       else label.astype(np.float32))
+        targets.append(label.astype(np.float32) if objective in PENALTY_OBJECTIVES
+                       else tour_edge_targets(label, nbr))
     return {"node": torch.from_numpy(np.stack(node)), "edge": torch.from_numpy(np.stack(edge)),
             "nbr": torch.from_numpy(np.stack(nbrs)), "target": torch.from_numpy(np.stack(targets)),
             "nbr_len": np.stack(lengths), "coords": coords, "labels": torch.from_numpy(labels)}
@@ -324,7 +325,7 @@ def main(argv=None) -> Path:
     val = [data(args.val_n, args.val_size, args.val_seed, dist) for dist in distributions]
     data_seconds = time.perf_counter() - data_start
 
-    output = "edges" if args.objective in ("supervised", "reinforce") else "penalties"
+    output = "penalties" if args.objective in PENALTY_OBJECTIVES else "edges"
     if args.init:  # its architecture and weights; a heatmap's trunk and head also start a penalty model
         start = load_gnn(args.init)[0]
         model = TSPGNN(dataclasses.replace(start.cfg, output=output))
@@ -392,8 +393,12 @@ def main(argv=None) -> Path:
                         "data_seconds": round(data_seconds, 1), "train_seconds": round(train_seconds, 1),
                         "threads": args.threads, "hardware": f"{platform.machine()}, {os.cpu_count()} cores, cpu",
                         "torch": torch.__version__, "validation": entry}
-            score = {"reinforce": "val_sampled_gap", "bound": "val_bound_share"}.get(args.objective, "val_loss")
-            score = -entry[score] if args.objective == "bound" else entry[score]
+            if args.objective == "reinforce":
+                score = entry["val_sampled_gap"]
+            elif args.objective == "bound":
+                score = -entry["val_bound_share"]
+            else:
+                score = entry["val_loss"]
             if score < best:
                 best = score
                 save_gnn(model, run_dir / "best.pt", training)
