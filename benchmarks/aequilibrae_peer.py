@@ -31,9 +31,17 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
-from aequilibrae.matrix import AequilibraeMatrix
-from aequilibrae.paths import Graph, TrafficAssignment, TrafficClass
+
+if __name__ == "__main__" and {"-h", "--help"} & set(sys.argv[1:]):
+    print(__doc__)
+    sys.exit(0)
+try:
+    import pandas as pd
+    from aequilibrae.matrix import AequilibraeMatrix
+    from aequilibrae.paths import Graph, TrafficAssignment, TrafficClass
+except ImportError as err:
+    sys.exit(f"aequilibrae_peer.py runs with the python of AequilibraE's own venv ({err}); "
+             "`benchmarks/network_design.py --parts aequilibrae` starts it. See --help.")
 
 CLOSED_TIME = 1e9  # free-flow time of a closed link: far above any path's time, so all-or-nothing never uses it
 

@@ -71,6 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = [s for s in args.suite.split(",") if s not in PEER_SUITES]
     if bad:
         parser.error(f"--suite: {', '.join(bad)} not among {', '.join(PEER_SUITES)}")
+    known = [spec.name for spec in ncosolve.methods("tsp")]
+    unknown = [m for m in args.methods.split(",") if m and m not in known]
+    if unknown:
+        parser.error(f"--methods: {', '.join(unknown)} not among ncosolve's TSP methods ({', '.join(known)})")
     return args
 
 

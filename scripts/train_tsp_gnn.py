@@ -269,11 +269,12 @@ def validate_penalties(model: TSPGNN, val: list[dict]) -> dict:
     spread = float(np.mean([penalty_loss(torch.zeros_like(t), t) for _, t in pairs]))
     shares, zero = [], []
     for v, (pred, _) in zip(val, pairs):
-        for xy, p, t, nl in zip(v["coords"], pred.double().numpy(), v["labels"].numpy(), v["nbr_len"]):
-            scale = length_scale(nl)
-            lkh = one_tree_bound(xy, t * scale)
-            shares.append(one_tree_bound(xy, p * scale) / lkh)
-            zero.append(one_tree_bound(xy, np.zeros_like(t)) / lkh)
+        if "bounds" not in v:  # the bounds of LKH's and of zero penalties never change: kept in the batch
+            v["bounds"] = [(one_tree_bound(xy, t * length_scale(nl)), one_tree_bound(xy, np.zeros_like(t)))
+                           for xy, t, nl in zip(v["coords"], v["labels"].numpy(), v["nbr_len"])]
+        for xy, p, nl, (lkh, zero_pi) in zip(v["coords"], pred.double().numpy(), v["nbr_len"], v["bounds"]):
+            shares.append(one_tree_bound(xy, p * length_scale(nl)) / lkh)
+            zero.append(zero_pi / lkh)
     return {"val_loss": loss, "val_relative_rmse": (loss / spread) ** 0.5, "val_bound_share": float(np.mean(shares)),
             "zero_bound_share": float(np.mean(zero))}
 

@@ -62,3 +62,9 @@ def test_a_peer_that_writes_no_tour_is_reported_not_scored(bench, tmp_path):
     assert row["peer"] is None and "exit 3" in row["peer_note"] and "crashed" in row["peer_note"]
     with pytest.raises(SystemExit):
         bench.main(["--peer", str(tmp_path / "missing"), "--out", str(out)])
+
+
+def test_an_unknown_method_is_refused_before_any_run(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--peer", sys.executable, "--methods", "mcts,mctz"])
+    assert "mctz not among ncosolve's TSP methods" in capsys.readouterr().err
