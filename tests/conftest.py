@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,16 @@ import pytest
 import ncosolve
 from ncosolve.benchmarks import data_dir
 from ncosolve import catalog
+
+
+def pytest_configure(config):
+    """JAX's compiled programs go to a folder of this test session (its CLI and worker processes inherit it), not
+    to the user's cache."""
+    os.environ["NCOSOLVE_JAX_CACHE"] = config._ncosolve_jax_cache = tempfile.mkdtemp(prefix="ncosolve-jax-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_ncosolve_jax_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import ncosolve
+import ncosolve.problems.network
 from ncosolve.errors import InvalidInstance
 from ncosolve.io.tntp import read_flows, read_tntp
 from ncosolve.problems.network_generators import braess, grid_city, perturb_demand
-from ncosolve.traffic import equilibrium, equilibrium_batch
+from ncosolve.traffic import cache_folder, equilibrium, equilibrium_batch
 from ncosolve.traffic.solver import _solve_many, _solve_one
 
 TNTP = Path(__file__).resolve().parents[2] / "shared" / "data" / "tntp"
@@ -296,3 +301,17 @@ def test_auto_loader_by_network_size():
         net = SimpleNamespace(num_nodes=nodes, num_zones=zones, num_links=links)
         assert _loader("auto", net) == expected
         assert _loader(expected, net) == expected
+
+
+def test_the_compiled_solver_is_kept_on_disk_unless_turned_off_or_jax_has_its_own(tmp_path):
+    assert cache_folder({"XDG_CACHE_HOME": str(tmp_path)}) == str(tmp_path / "ncosolve" / "jax")
+    assert cache_folder({"NCOSOLVE_JAX_CACHE": str(tmp_path / "mine")}) == str(tmp_path / "mine")
+    assert cache_folder({"NCOSOLVE_JAX_CACHE": ""}) is None
+    code = "import ncosolve.traffic, jax; print(jax.config.jax_compilation_cache_dir)"
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(tmp_path / "jax")  # a folder set for JAX itself wins over ours
+    # this test session's folder (conftest): a solve writes its compiled programs there
+    net = ncosolve.load_benchmark("ndp-synthetic")[0]
+    ncosolve.problems.network.evaluate_designs(net, [[0] * net.num_candidates])
+    assert any(Path(os.environ["NCOSOLVE_JAX_CACHE"]).glob("jit_solve_scenario-*"))
