@@ -327,8 +327,6 @@ def evaluate_designs(instance: NDPInstance, designs, tol: float | None = None) -
     return out
 
 
-
-
 def prepare_equilibrium(instance: NDPInstance) -> None:
     """Compile the UE solver for ``instance``'s network (one design at a loose gap): methods' one-time cost."""
     evaluate_designs(instance, np.zeros((1, instance.num_candidates), dtype=np.int64), tol=1e-2)
