@@ -62,8 +62,14 @@ def learned_candidates(instance, neighbours: int = NEIGHBOURS, candidates: int =
     ``candidates`` hottest edges, and each kept edge is added to both ends' lists (so a city may have more
     than ``candidates``). Returns a list of n int64 arrays, each ordered by decreasing heat (ties: nearer first).
     """
+    heat, nbr, _ = _heat(instance, neighbours, heatmap)
+    return _select(heat, nbr, candidates)
+
+
+def _heat(instance, neighbours: int, heatmap: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(heat (n, k), nbr (n, k), nbr_len (n, k)): ``heatmap`` on the ``neighbours``-NN graph."""
     nbr, nbr_len = nearest_neighbours(instance, neighbours)
-    return _select(make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr, candidates)
+    return make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr), nbr, nbr_len
 
 
 def candidate_file_text(cands: list[np.ndarray]) -> str:
@@ -170,8 +176,7 @@ def lkh_gnn(instance, time_limit: float, seed: int = 0, candidates: int = CANDID
                      "penalties_s": penalties_s})
         return tour, info
     t0 = time.perf_counter()
-    nbr, nbr_len = nearest_neighbours(instance, neighbours)
-    heat = make_heatmap(heatmap, nbr_len, 0.3, instance=instance, nbr=nbr)
+    heat, nbr, nbr_len = _heat(instance, neighbours, heatmap)
     heatmap_s = time.perf_counter() - t0
     cands = _select(heat, nbr, candidates)
     if quadrant:

@@ -222,7 +222,7 @@ def summarize(rows: list[dict], labels: list[str]) -> dict:
                                                  for r, row in zip(res, rows)), 3) if rows else None,
             "all_within_budget": all(r["within_budget"] for r in res),
         }
-    for gnn in ("lkh-gnn", "lkh-gnn no ascent", "lkh-gnn penalties", "lkh learned penalties", "lkh-gnn knn only"):
+    for gnn in [label for label, (method, _) in VARIANTS.items() if method == "lkh-gnn"]:
         for other in ("lkh alpha", "lkh popmusic", "lkh"):
             if gnn not in labels or other not in labels:
                 continue

@@ -150,11 +150,7 @@ def gnn_heatmap(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=None)
 
     ``checkpoint`` None uses the shipped model. Runs torch on one thread (restoring the caller's setting).
     """
-    model = load_shipped() if checkpoint is None else load_gnn(checkpoint)[0]
-    if model.cfg.output != "edges":
-        raise CheckpointError(f"checkpoint {checkpoint}: predicts {model.cfg.output}, not edges")
-    with torch_threads(1):
-        logits = heat_logits(model, planar_coords(instance), nbr, nbr_len)
+    logits = _predict(instance, nbr, nbr_len, checkpoint, "edges")
     return np.ascontiguousarray(torch.softmax(logits.double(), dim=1).numpy())
 
 
@@ -164,12 +160,18 @@ def gnn_penalties(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint=Non
     They stand in for LKH's subgradient ascent: LKH searches on d_ij + pi_i + pi_j. ``checkpoint`` None uses
     the shipped penalty model. Runs torch on one thread (restoring the caller's setting).
     """
-    model = load_shipped("penalties") if checkpoint is None else load_gnn(checkpoint)[0]
-    if model.cfg.output != "penalties":
-        raise CheckpointError(f"checkpoint {checkpoint}: predicts {model.cfg.output}, not penalties")
-    with torch_threads(1):
-        values = heat_logits(model, planar_coords(instance), nbr, nbr_len)
+    values = _predict(instance, nbr, nbr_len, checkpoint, "penalties")
     return values.double().numpy() * length_scale(nbr_len)
+
+
+def _predict(instance, nbr: np.ndarray, nbr_len: np.ndarray, checkpoint, output: str) -> torch.Tensor:
+    """The raw ``output`` of the model at ``checkpoint`` (None: the shipped one) on one instance, on one torch
+    thread; CheckpointError if that model predicts something else."""
+    model = load_shipped(output) if checkpoint is None else load_gnn(checkpoint)[0]
+    if model.cfg.output != output:
+        raise CheckpointError(f"checkpoint {checkpoint}: predicts {model.cfg.output}, not {output}")
+    with torch_threads(1):
+        return heat_logits(model, planar_coords(instance), nbr, nbr_len)
 
 
 def length_scale(nbr_len: np.ndarray) -> float:

@@ -227,7 +227,7 @@ def reinforce_step_loss(model: TSPGNN, data: dict, pick: torch.Tensor, edge: tor
 def one_tree(coords: np.ndarray, pi: np.ndarray) -> tuple[float, np.ndarray]:
     """(length, degrees) of the minimum 1-tree on the costs d_ij + pi_i + pi_j: a spanning tree of cities
     1..n-1 and city 0's two cheapest edges."""
-    cost = np.sqrt(((coords[:, None] - coords[None]) ** 2).sum(-1)) + pi[:, None] + pi[None]
+    cost = ncosolve.TSPInstance(coords=coords).distance_matrix() + pi[:, None] + pi[None]
     rest = cost[1:, 1:]
     shift = rest.min() - 1.0  # positive weights (0 reads as no edge); every tree has n - 2 edges, so undone below
     weights = rest - shift
