@@ -17,6 +17,10 @@ Per agent and timestep:
 5. **Collision shield** (``FollowerConfig.shield``): instead of letting conflicting moves turn into waits,
    PIBT places the agents in priority order, each trying its sampled action first and then its other actions
    by probability, pushing lower-priority agents out of the way (CS-PIBT, Veerapaneni et al., ICAPS 2024).
+6. **Joint planning** (``FollowerConfig.pbs_window``): ahead of the shield, a windowed PBS over all agents
+   (``baselines/mapf_pbs.py``, as in RHCR) looks for collision-free space-time paths toward each plan's cell
+   ``pbs_window`` steps ahead; when it finds them, their first moves replace the network's, so the network
+   decides only the steps where PBS gives up (dense crowds). This uses every agent's position, like the shield.
 
 The simulator is the env's ``MAPFCore`` (POGEMA conventions; conflicting moves become waits), so paths are
 valid by construction and scored by ``evaluate``. Checkpoints: state_dict + JSON config + ncosolve version,
@@ -35,6 +39,7 @@ import torch
 from torch import nn
 
 import ncosolve.errors
+from ncosolve.baselines.mapf_pbs import pbs_window, workspace
 from ncosolve.baselines.mapf_pibt import pibt_config
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.checkpoint import load_weights, read_checkpoint, read_config, write_checkpoint
@@ -69,6 +74,17 @@ class FollowerConfig:
     contraflow: float = 0.0
     """extra cost of entering a corridor cell (at most 2 free neighbours) per other agent whose plan leaves it the
     opposite way: plans avoid head-on meetings in one-lane aisles (traffic-flow planning; 0: off)"""
+    pbs_window: int = 0
+    """joint planning ahead of the shield: each step, windowed PBS over all agents' next ``pbs_window`` steps
+    toward the ``pbs_window``-th cell of their plans (at most ``path_len``); when it finds collision-free paths,
+    their first moves replace the network's (RHCR-style rolling horizon; 0: off, as in training, where the moves
+    must be the network's own)"""
+    pbs_nodes: int = 64
+    """PBS nodes expanded per step before the network's moves are kept instead"""
+    pbs_patience: float = 16.0
+    """an agent that has gone this many steps longer without reaching a goal than another must yield to it in
+    PBS; where that leaves no collision-free window, the step goes to the network and the shield, whose PIBT
+    lets the long-waiting agent go first (windows alone can keep an agent waiting for ever, as in mazes)"""
     training: dict = field(default_factory=dict)
     """budget and hardware of the run that produced the weights (informational)"""
 
@@ -222,6 +238,13 @@ class Follower:
         self._dist: np.ndarray | None = None  # (agents, cells) distances to goals, made on the shield's first call
         self._occ = np.full((2, len(self.nbr)), -1, dtype=np.int64)
         self._corridor = (self.nbr[:, 1:] >= 0).sum(axis=1) <= 2
+        if not 0 <= cfg.pbs_window <= cfg.path_len:
+            raise ValueError(f"pbs_window must be 0 (off) to path_len ({cfg.path_len}), got {cfg.pbs_window}")
+        if cfg.pbs_patience <= 0:
+            raise ValueError(f"pbs_patience must be positive, got {cfg.pbs_patience}")
+        self._pbs_ws = workspace(len(self.nbr), cfg.pbs_window) if cfg.pbs_window else None
+        self._nbr64 = self.nbr.astype(np.int64)
+        self._pbs_wait = self._pbs_backoff = 0  # steps to skip PBS after failures (it rarely succeeds when dense)
 
     @property
     def num_agents(self) -> int:
@@ -290,10 +313,40 @@ class Follower:
         core = self.core
         return np.argmax(self.nbr[core.pos[:, 0] * core.w + core.pos[:, 1]] == cells[:, None], axis=1)
 
+    def joint_plan(self, actions: np.ndarray) -> np.ndarray:
+        """With ``pbs_window``: the first moves of collision-free windowed PBS paths toward the plans' cells
+        ``pbs_window`` ahead, if PBS finds them within ``pbs_nodes`` (agents that have waited ``pbs_patience``
+        steps longer than others yielding to them); else ``actions``. After a failure PBS rests for 1, 2, 4 ...
+        64 steps, so crowds where it cannot succeed pay little for it."""
+        cfg, core = self.cfg, self.core
+        if not cfg.pbs_window:
+            return actions
+        if self._pbs_wait > 0:
+            self._pbs_wait -= 1
+            return actions
+        n, w = len(actions), core.w
+        cell = core.pos[:, 0] * w + core.pos[:, 1]
+        goal = core.goals[:, 0] * w + core.goals[:, 1]
+        steps = (self.paths >= 0).sum(axis=1)
+        ahead = self.paths[np.arange(n), np.clip(np.minimum(steps, cfg.pbs_window) - 1, 0, None)]
+        target = np.where(steps > 0, ahead, goal)
+        h = bfs_many(self.nbr, target.astype(np.int32)).astype(np.float64)
+        h[h < 0] = 1e9  # unreachable
+        paths, solved = pbs_window(self._nbr64, cell.astype(np.int64), goal.astype(np.int64), h,
+                                   cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
+                                   self.waiting[:, None] >= self.waiting[None, :] + cfg.pbs_patience)
+        if not solved:
+            self._pbs_backoff = min(2 * self._pbs_backoff or 1, 64)
+            self._pbs_wait = self._pbs_backoff
+            return actions
+        self._pbs_backoff = 0
+        return self._actions_to(np.where(paths[:, 1] >= 0, paths[:, 1], cell))
+
     def shield(self, actions: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
         """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
-        order (steps since the last goal), each agent trying its sampled action, then the rest by probability
-        (without ``probs``: in action order, wait first)."""
+        order (steps since the last goal), each agent trying its sampled action (or the ``joint_plan`` move),
+        then the rest by probability (without ``probs``: in action order, wait first)."""
+        actions = self.joint_plan(actions)
         core = self.core
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]

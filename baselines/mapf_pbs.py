@@ -1,0 +1,220 @@
+"""Windowed priority-based search (PBS; Ma et al., AAAI 2019) as rolling-horizon planners use it (RHCR; Li et
+al., AAAI 2021): every agent gets a ``W``-step space-time path toward a target cell, and PBS searches the agents'
+priority order (depth first, cheaper child first) until the paths collide nowhere in the window.
+
+The kernels work on a neighbour table (``problems.mapf.neighbor_table``: column 0 waits) and cell ids. A path is
+``W + 1`` cells from time 0; an agent that reaches its goal inside the window either stays there (one-shot MAPF)
+or leaves the plan (-1 from the next step: lifelong MAPF, where a new goal appears on arrival).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def _table(paths: np.ndarray, a: int, higher: np.ndarray, occ: np.ndarray, cat: np.ndarray, sign: int) -> None:
+    """Add (``sign`` 1) or remove (-1) the other agents' paths: higher agents' cells in ``occ`` (their id; hard
+    constraints), the rest counted in ``cat`` (soft)."""
+    for b in range(paths.shape[0]):
+        if b == a:
+            continue
+        for t in range(paths.shape[1]):
+            v = paths[b, t]
+            if v < 0:
+                break
+            if higher[b]:
+                occ[t, v] = b if sign > 0 else -1
+            else:
+                cat[t, v] += sign
+
+
+@numba.njit(cache=True)
+def _goal_free(occ: np.ndarray, g: int, t: int) -> bool:
+    """No higher agent enters cell ``g`` after time ``t`` within the window (so an agent can stay there)."""
+    for x in range(t + 1, occ.shape[0]):
+        if occ[x, g] >= 0:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, paths: np.ndarray,
+               higher: np.ndarray, stay: bool, ws: tuple) -> float:
+    """Space-time search for agent ``a``: no vertex or swap collision with the agents ``higher`` marks, fewest
+    collisions with the others. Cost: the arrival time at ``goal[a]``, or ``W + h[a, end]`` for a path that does
+    not arrive; among equal costs, fewest soft collisions, then progress early (waits late). Writes ``paths[a]``
+    and returns the cost, or -1 when every path is blocked."""
+    occ, cat, sc, par, mark, layer, cnt, token = ws
+    token[0] += 1
+    tok = token[0]
+    W = paths.shape[1] - 1
+    _table(paths, a, higher, occ, cat, 1)
+    s, g = start[a], goal[a]
+    layer[0, 0] = s
+    cnt[0] = 1
+    mark[0, s], sc[0, s], par[0, s] = tok, 0, -1
+    found, last = -1, 0
+    if s == g and (not stay or _goal_free(occ, g, 0)):
+        found = 0
+    t = 1
+    while found < 0 and t <= W:
+        c = 0
+        for i in range(cnt[t - 1]):
+            u = layer[t - 1, i]
+            for k in range(5):
+                v = nbr[u, k]
+                if v < 0 or occ[t, v] >= 0:
+                    continue
+                if k != 0:
+                    b = occ[t - 1, v]
+                    if b >= 0 and paths[b, t] == u:
+                        continue
+                cand = sc[t - 1, u] + cat[t, v]
+                if mark[t, v] != tok:
+                    mark[t, v], sc[t, v], par[t, v] = tok, cand, u
+                    layer[t, c] = v
+                    c += 1
+                elif cand < sc[t, v] or (cand == sc[t, v] and h[a, u] < h[a, par[t, v]]):
+                    sc[t, v], par[t, v] = cand, u
+        cnt[t] = c
+        if c == 0:
+            break
+        last = t
+        if mark[t, g] == tok and (not stay or _goal_free(occ, g, t)):
+            found = t
+        t += 1
+    _table(paths, a, higher, occ, cat, -1)
+    if found < 0 and last < W:
+        return -1.0
+    if found >= 0:
+        end, tend, cost = g, found, float(found)
+    else:
+        end, tend, best, best_sc = -1, W, np.inf, 1 << 62
+        for i in range(cnt[W]):
+            v = layer[W, i]
+            if h[a, v] < best or (h[a, v] == best and sc[W, v] < best_sc):
+                end, best, best_sc = v, h[a, v], sc[W, v]
+        cost = W + best
+    paths[a, :] = -1
+    if stay:
+        paths[a, tend:] = end
+    v = end
+    for x in range(tend, -1, -1):
+        paths[a, x] = v
+        v = par[x, v]
+    return cost
+
+
+@numba.njit(cache=True)
+def collision_time(paths: np.ndarray, a: int, b: int) -> int:
+    """The first time agents ``a`` and ``b`` share a cell or swap cells on their paths, or -1."""
+    for t in range(1, paths.shape[1]):
+        pa, pb = paths[a, t], paths[b, t]
+        if pa < 0 or pb < 0:
+            return -1
+        if pa == pb or (pa == paths[b, t - 1] and pb == paths[a, t - 1]):
+            return t
+    return -1
+
+
+@numba.njit(cache=True)
+def _first_collision(paths: np.ndarray) -> tuple:
+    """(time, a, b) of the earliest collision of all agent pairs, or (-1, -1, -1)."""
+    n = paths.shape[0]
+    bt, ba, bb = paths.shape[1], -1, -1
+    for a in range(n):
+        for b in range(a + 1, n):
+            t = collision_time(paths, a, b)
+            if 0 < t < bt:
+                bt, ba, bb = t, a, b
+    return (bt, ba, bb) if ba >= 0 else (-1, -1, -1)
+
+
+@numba.njit(cache=True)
+def _branch(paths: np.ndarray, higher: np.ndarray, cost: np.ndarray, hi: int, lo: int, nbr: np.ndarray,
+            start: np.ndarray, goal: np.ndarray, h: np.ndarray, stay: bool, ws: tuple) -> bool:
+    """Give ``hi`` priority over ``lo`` (and over everything below ``lo``), then replan ``lo`` and, in
+    topological order, every agent below it that now collides with one above it; False if one cannot move."""
+    n = len(start)
+    below = np.zeros(n, dtype=np.int64)
+    m = 0
+    for c in range(n):
+        if c == lo or higher[c, lo]:
+            higher[c] |= higher[hi]
+            higher[c, hi] = True
+            below[m] = c
+            m += 1
+    keys = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        keys[i] = higher[below[i]].sum()
+    for i in np.argsort(keys, kind="mergesort"):
+        c = below[i]
+        need = c == lo
+        b = 0
+        while not need and b < n:
+            need = higher[c, b] and collision_time(paths, c, b) > 0
+            b += 1
+        if need:
+            cost[c] = plan_agent(c, nbr, start, goal, h, paths, higher[c], stay, ws)
+            if cost[c] < 0:
+                return False
+    return True
+
+
+def workspace(cells: int, window: int) -> tuple:
+    """Scratch arrays of ``plan_agent`` for a map of ``cells`` cells and a ``window``-step horizon."""
+    shape = (window + 1, cells)
+    return (np.full(shape, -1, dtype=np.int64), np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64),
+            np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64),
+            np.zeros(window + 1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, window: int,
+               max_nodes: int, stay: bool, ws: tuple, prior: np.ndarray) -> tuple:
+    """Collision-free ``window``-step paths (agents, window + 1) for agents at cells ``start`` aiming at
+    ``goal`` (``h[a]``: agent a's distance-to-target table for paths that do not arrive), by depth-first PBS
+    over at most ``max_nodes`` expanded nodes, starting from the priorities ``prior`` ((agents, agents) bool,
+    ``prior[a, b]``: b goes before a; transitive and acyclic); (paths, True), or the root's paths (each agent
+    planned alone, avoiding the others softly) and False when the budget runs out or every order fails."""
+    n = len(start)
+    depth = max_nodes + 2
+    P = np.full((depth, n, window + 1), -1, dtype=np.int64)
+    H = np.zeros((depth, n, n), dtype=np.bool_)
+    C = np.zeros((depth, n), dtype=np.float64)
+    P[0, :, 0] = start
+    H[0] = prior
+    for a in np.argsort(prior.sum(axis=1), kind="mergesort"):
+        C[0, a] = plan_agent(a, nbr, start, goal, h, P[0], H[0, a], stay, ws)
+        if C[0, a] < 0:  # the given priorities leave it no move
+            return P[0], False
+    root = P[0].copy()
+    top, expanded = 1, 0
+    while top > 0:
+        top -= 1
+        parent_p, parent_h, parent_c = P[top].copy(), H[top].copy(), C[top].copy()
+        t, a, b = _first_collision(parent_p)
+        if t < 0:
+            return parent_p, True
+        expanded += 1
+        if expanded > max_nodes:
+            break
+        slot, kept, kept_cost = top, 0, np.inf
+        for hi, lo in ((a, b), (b, a)):
+            if parent_h[hi, lo]:
+                continue
+            P[slot], H[slot], C[slot] = parent_p, parent_h, parent_c
+            if not _branch(P[slot], H[slot], C[slot], hi, lo, nbr, start, goal, h, stay, ws):
+                continue
+            total = C[slot].sum()
+            if kept == 1 and total > kept_cost:  # the cheaper child goes on top of the stack
+                P[slot - 1], P[slot] = P[slot].copy(), P[slot - 1].copy()
+                H[slot - 1], H[slot] = H[slot].copy(), H[slot - 1].copy()
+                C[slot - 1], C[slot] = C[slot].copy(), C[slot - 1].copy()
+            kept_cost = total if kept == 0 else kept_cost
+            kept += 1
+            slot += 1
+        top = slot
+    return root, False
