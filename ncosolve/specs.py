@@ -71,9 +71,10 @@ METHODS = (
       "agents", default_time_limit=10.0, strength=2),
     M("mapf-cpsat", ("mapf",), _B + "mapf_cpsat:solve_cpsat", "exact CP-SAT model on the time-expanded graph (tiny "
       "instances)", requires=("ortools",), default_time_limit=30.0),
-    M("mapf-learned", LIFELONG, _P + "mapf_methods:solve_learned", "Follower-style decentralized policy: per-agent "
-      "planning on a congestion-aware cost map, a shared PPO-trained network picks each move, a PIBT collision "
-      "shield (CS-PIBT) resolves conflicts; shipped checkpoint", default_time_limit=10.0,
+    M("mapf-learned", LIFELONG, _P + "mapf_methods:solve_learned", "Follower-style policy: per-agent planning on a "
+      "congestion-aware cost map, windowed PBS over all agents when it finds collision-free windows, otherwise a "
+      "shared PPO-trained network picks each move and a PIBT collision shield (CS-PIBT) resolves conflicts; "
+      "shipped checkpoint (pbs_window=0: the network alone)", default_time_limit=10.0,
       prepare=_P + "mapf_methods:prepare_learned"),
     # network design
     M("ndp-exact", ("ndp",), _B + "ndp_exact:ndp_exact", "enumerate every affordable design at user equilibrium "

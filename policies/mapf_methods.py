@@ -66,7 +66,7 @@ def _prepare_kind(problem: str) -> None:
 
 def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint: str | None = None,
                   max_steps: int | None = None, greedy: bool = False, shield: bool | None = None,
-                  threads: int = 1):
+                  pbs_window: int | None = None, threads: int = 1):
     """Paths (agents, T+1, 2) from running the policy in the simulator (conflicting moves become waits, or the
     shield resolves them).
 
@@ -76,7 +76,9 @@ def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint:
     agents), as PIBT) or the time limit comes first; an agent on its goal waits unless another agent plans to
     step onto it. Actions are sampled (seeded) unless ``greedy`` (argmax deadlocks more often). ``shield``
     (default: as the checkpoint was trained) resolves each step's moves by PIBT over the agents' action
-    preferences instead of turning conflicting moves into waits."""
+    preferences instead of turning conflicting moves into waits. ``pbs_window`` (default: the checkpoint's; 0 turns
+    it off, leaving every move to the network and the shield) sets the windowed PBS ahead of the shield; it runs as
+    part of the shield, so ``shield=False`` turns it off too."""
     start = time.perf_counter()
     path = Path(checkpoint) if checkpoint is not None else SHIPPED
     net, meta = _cached(str(path.resolve()))
@@ -88,7 +90,8 @@ def solve_learned(instance, time_limit: float = 10.0, seed: int = 0, checkpoint:
         steps = max_steps or 4 * (instance.grid.size + instance.num_agents)
     core = MAPFCore(instance, "restart" if lifelong else "nothing", net.cfg.obs_radius, steps)
     cfg = net.cfg if shield is None else replace(net.cfg, shield=bool(shield))
-    info["shield"] = cfg.shield
+    cfg = cfg if pbs_window is None else replace(cfg, pbs_window=int(pbs_window))
+    info["shield"], info["pbs_window"] = cfg.shield, cfg.pbs_window
     follower = Follower(core, cfg)
     with torch_threads(threads):
         taken = _run(follower, net, steps, seed, greedy, start + 0.95 * time_limit, not lifelong)

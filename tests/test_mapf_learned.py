@@ -132,6 +132,16 @@ def test_shielded_learned_paths_pass_evaluate():
     assert res.feasible and res.cost == evaluate_mapf(one_shot, res.solution)
 
 
+def test_joint_planning_can_be_turned_off():
+    inst = generate_mapf_lifelong("random", 16, 48, seed=6, size=12)
+    on = ncosolve.solve(inst, "mapf-learned", time_limit=20)
+    off = ncosolve.solve(inst, "mapf-learned", time_limit=20, pbs_window=0)
+    assert on.info["pbs_window"] == 12 and off.info["pbs_window"] == 0
+    for res in (on, off):
+        assert res.feasible and res.cost == evaluate_mapf_lifelong(inst, res.solution)
+    assert not np.array_equal(on.solution, off.solution)
+
+
 def test_learned_lifelong_paths_pass_evaluate():
     inst = generate_mapf_lifelong("random", 24, 64, seed=3, size=16)
     res = ncosolve.solve(inst, "mapf-learned", time_limit=20)
