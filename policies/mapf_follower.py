@@ -243,7 +243,6 @@ class Follower:
         if cfg.pbs_patience <= 0:
             raise ValueError(f"pbs_patience must be positive, got {cfg.pbs_patience}")
         self._pbs_ws = workspace(len(self.nbr), cfg.pbs_window) if cfg.pbs_window else None
-        self._nbr64 = self.nbr.astype(np.int64)
         self._pbs_wait = self._pbs_backoff = 0  # steps to skip PBS after failures (it rarely succeeds when dense)
 
     @property
@@ -332,7 +331,7 @@ class Follower:
         target = np.where(steps > 0, ahead, goal)
         h = bfs_many(self.nbr, target.astype(np.int32)).astype(np.float64)
         h[h < 0] = 1e9  # unreachable
-        paths, solved = pbs_window(self._nbr64, cell.astype(np.int64), goal.astype(np.int64), h,
+        paths, solved = pbs_window(self.nbr, cell.astype(np.int64), goal.astype(np.int64), h,
                                    cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
                                    self.waiting[:, None] >= self.waiting[None, :] + cfg.pbs_patience)
         if not solved:

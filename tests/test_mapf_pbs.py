@@ -23,7 +23,7 @@ def _solve(grid, starts, goals, window, stay, nodes=64, prior=None):
     h[h < 0] = 1e9
     if prior is None:
         prior = np.zeros((len(start), len(start)), dtype=bool)
-    return nbr, pbs_window(nbr.astype(np.int64), start, goal, h, window, nodes, stay, workspace(len(nbr), window),
+    return nbr, pbs_window(nbr, start, goal, h, window, nodes, stay, workspace(len(nbr), window),
                            prior)
 
 
