@@ -40,24 +40,23 @@ def _goal_free(occ: np.ndarray, g: int, t: int) -> bool:
 
 
 @numba.njit(cache=True)
-def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, paths: np.ndarray,
-               higher: np.ndarray, stay: bool, ws: tuple) -> float:
-    """Space-time search for agent ``a``: no vertex or swap collision with the agents ``higher`` marks, fewest
-    collisions with the others. Cost: the arrival time at ``goal[a]``, or ``W + h[a, end]`` for a path that does
-    not arrive; among equal costs, fewest soft collisions, then progress early (waits late). Writes ``paths[a]``
-    and returns the cost, or -1 when every path is blocked."""
+def _sweep(s: int, g: int, hrow: np.ndarray, hg: np.ndarray, band: int, nbr: np.ndarray, paths: np.ndarray,
+           stay: bool, ws: tuple) -> tuple:
+    """Layered space-time sweep from cell ``s`` at time 0 until ``g`` is reached or the window ends, with the
+    tables of ``_table`` filled: (arrival time or -1, last layer reached). With ``band`` >= 0 it keeps only
+    states that have lost at most ``band`` steps toward the target of ``hrow`` or can still reach ``g`` (goal
+    distances ``hg``) in the window."""
     occ, cat, sc, par, mark, layer, cnt, token = ws
     token[0] += 1
     tok = token[0]
     W = paths.shape[1] - 1
-    _table(paths, a, higher, occ, cat, 1)
-    s, g = start[a], goal[a]
     layer[0, 0] = s
     cnt[0] = 1
     mark[0, s], sc[0, s], par[0, s] = tok, 0, -1
     found, last = -1, 0
     if s == g and (not stay or _goal_free(occ, g, 0)):
         found = 0
+    hs, reach = hrow[s], 0 <= hg[s] <= W
     t = 1
     while found < 0 and t <= W:
         c = 0
@@ -66,6 +65,8 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
             for k in range(5):
                 v = nbr[u, k]
                 if v < 0 or occ[t, v] >= 0:
+                    continue
+                if band >= 0 and t - (hs - hrow[v]) > band and not (reach and 0 <= hg[v] <= W - t):
                     continue
                 if k != 0:
                     b = occ[t - 1, v]
@@ -76,7 +77,7 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
                     mark[t, v], sc[t, v], par[t, v] = tok, cand, u
                     layer[t, c] = v
                     c += 1
-                elif cand < sc[t, v] or (cand == sc[t, v] and h[a, u] < h[a, par[t, v]]):
+                elif cand < sc[t, v] or (cand == sc[t, v] and hrow[u] < hrow[par[t, v]]):
                     sc[t, v], par[t, v] = cand, u
         cnt[t] = c
         if c == 0:
@@ -85,21 +86,53 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
         if mark[t, g] == tok and (not stay or _goal_free(occ, g, t)):
             found = t
         t += 1
+    return found, last
+
+
+@numba.njit(cache=True)
+def _window_end(hrow: np.ndarray, W: int, ws: tuple) -> int:
+    """The cell of the sweep's last layer nearest the target (fewest soft collisions among ties)."""
+    sc, layer, cnt = ws[2], ws[5], ws[6]
+    end, best, best_sc = -1, np.inf, 1 << 62
+    for i in range(cnt[W]):
+        v = layer[W, i]
+        if hrow[v] < best or (hrow[v] == best and sc[W, v] < best_sc):
+            end, best, best_sc = v, hrow[v], sc[W, v]
+    return end
+
+
+@numba.njit(cache=True)
+def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, hg: np.ndarray,
+               paths: np.ndarray, higher: np.ndarray, stay: bool, ws: tuple, band: int) -> float:
+    """Space-time search for agent ``a``: no vertex or swap collision with the agents ``higher`` marks, fewest
+    collisions with the others. Cost: the arrival time at ``goal[a]``, or ``W + h[a, end]`` for a path that does
+    not arrive; among equal costs, fewest soft collisions, then progress early (waits late). With ``band`` >= 0
+    the sweep first keeps to paths that lose at most ``band`` steps (or can still arrive: ``hg[a]``, distances to
+    the goal) and widens only when that cannot prove its answer optimal, so the path is the same. Writes ``paths[a]`` and returns the cost, or -1 when every path is
+    blocked."""
+    occ, cat = ws[0], ws[1]
+    W = paths.shape[1] - 1
+    s, g = start[a], goal[a]
+    _table(paths, a, higher, occ, cat, 1)
+    found, last = _sweep(s, g, h[a], hg[a], band, nbr, paths, stay, ws)
+    end = -1
+    if found < 0 and last == W:
+        end = _window_end(h[a], W, ws)
+    if band >= 0 and found < 0 and (end < 0 or W - (h[a, s] - h[a, end]) > band):  # the band may have cut the answer
+        found, last = _sweep(s, g, h[a], hg[a], -1, nbr, paths, stay, ws)
+        if found < 0 and last == W:
+            end = _window_end(h[a], W, ws)
     _table(paths, a, higher, occ, cat, -1)
     if found < 0 and last < W:
         return -1.0
     if found >= 0:
         end, tend, cost = g, found, float(found)
     else:
-        end, tend, best, best_sc = -1, W, np.inf, 1 << 62
-        for i in range(cnt[W]):
-            v = layer[W, i]
-            if h[a, v] < best or (h[a, v] == best and sc[W, v] < best_sc):
-                end, best, best_sc = v, h[a, v], sc[W, v]
-        cost = W + best
+        tend, cost = W, W + h[a, end]
     paths[a, :] = -1
     if stay:
         paths[a, tend:] = end
+    par = ws[3]
     v = end
     for x in range(tend, -1, -1):
         paths[a, x] = v
@@ -120,21 +153,56 @@ def collision_time(paths: np.ndarray, a: int, b: int) -> int:
 
 
 @numba.njit(cache=True)
-def _first_collision(paths: np.ndarray) -> tuple:
-    """(time, a, b) of the earliest collision of all agent pairs, or (-1, -1, -1)."""
-    n = paths.shape[0]
-    bt, ba, bb = paths.shape[1], -1, -1
+def _first_collision(paths: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> tuple:
+    """(time, a, b) with a < b of the earliest collision (vertex or swap) of all agent pairs, the
+    lexicographically smallest pair at that time, or (-1, -1, -1); one pass over time with cell tables."""
+    n, T = paths.shape
     for a in range(n):
-        for b in range(a + 1, n):
-            t = collision_time(paths, a, b)
-            if 0 < t < bt:
-                bt, ba, bb = t, a, b
-    return (bt, ba, bb) if ba >= 0 else (-1, -1, -1)
+        prev[paths[a, 0]] = a
+    for t in range(1, T):
+        ba, bb = n, n
+        for a in range(n):
+            v = paths[a, t]
+            if v < 0:
+                continue
+            b = cur[v]
+            if b >= 0 and paths[b, t] == v:
+                if b < ba or (b == ba and a < bb):
+                    ba, bb = b, a
+            else:
+                cur[v] = a
+            u = paths[a, t - 1]
+            if u != v:
+                c = prev[v]
+                if c >= 0 and c != a and paths[c, t - 1] == v and paths[c, t] == u:
+                    lo, hi = min(a, c), max(a, c)
+                    if lo < ba or (lo == ba and hi < bb):
+                        ba, bb = lo, hi
+        if ba < n:
+            for a in range(n):
+                if paths[a, t - 1] >= 0:
+                    prev[paths[a, t - 1]] = -1
+                if paths[a, t] >= 0:
+                    cur[paths[a, t]] = -1
+            return t, ba, bb
+        for a in range(n):
+            u = paths[a, t - 1]
+            if u >= 0 and prev[u] == a:
+                prev[u] = -1
+        for a in range(n):
+            v = paths[a, t]
+            if v >= 0:
+                prev[v] = a
+                cur[v] = -1
+    for a in range(n):
+        if paths[a, T - 1] >= 0:
+            prev[paths[a, T - 1]] = -1
+    return -1, -1, -1
 
 
 @numba.njit(cache=True)
 def _branch(paths: np.ndarray, higher: np.ndarray, cost: np.ndarray, hi: int, lo: int, nbr: np.ndarray,
-            start: np.ndarray, goal: np.ndarray, h: np.ndarray, stay: bool, ws: tuple) -> bool:
+            start: np.ndarray, goal: np.ndarray, h: np.ndarray, hg: np.ndarray, stay: bool, ws: tuple, band: int) -> bool:
     """Give ``hi`` priority over ``lo`` (and over everything below ``lo``), then replan ``lo`` and, in
     topological order, every agent below it that now collides with one above it; False if one cannot move."""
     n = len(start)
@@ -157,7 +225,7 @@ def _branch(paths: np.ndarray, higher: np.ndarray, cost: np.ndarray, hi: int, lo
             need = higher[c, b] and collision_time(paths, c, b) > 0
             b += 1
         if need:
-            cost[c] = plan_agent(c, nbr, start, goal, h, paths, higher[c], stay, ws)
+            cost[c] = plan_agent(c, nbr, start, goal, h, hg, paths, higher[c], stay, ws, band)
             if cost[c] < 0:
                 return False
     return True
@@ -172,10 +240,11 @@ def workspace(cells: int, window: int) -> tuple:
 
 
 @numba.njit(cache=True)
-def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, window: int,
-               max_nodes: int, stay: bool, ws: tuple, prior: np.ndarray) -> tuple:
+def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarray, hg: np.ndarray, window: int,
+               max_nodes: int, stay: bool, ws: tuple, prior: np.ndarray, band: int = 2) -> tuple:
     """Collision-free ``window``-step paths (agents, window + 1) for agents at cells ``start`` aiming at
-    ``goal`` (``h[a]``: agent a's distance-to-target table for paths that do not arrive), by depth-first PBS
+    ``goal`` (``h[a]``: agent a's distance-to-target table for paths that do not arrive; ``hg[a]``: its distances
+    to the goal, -1 where unreachable, which only narrow the search: ``band``, see ``plan_agent``), by depth-first PBS
     over at most ``max_nodes`` expanded nodes, starting from the priorities ``prior`` ((agents, agents) bool,
     ``prior[a, b]``: b goes before a; transitive and acyclic); (paths, True), or the root's paths (each agent
     planned alone, avoiding the others softly) and False when the budget runs out or every order fails."""
@@ -187,15 +256,17 @@ def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarr
     P[0, :, 0] = start
     H[0] = prior
     for a in np.argsort(prior.sum(axis=1), kind="mergesort"):
-        C[0, a] = plan_agent(a, nbr, start, goal, h, P[0], H[0, a], stay, ws)
+        C[0, a] = plan_agent(a, nbr, start, goal, h, hg, P[0], H[0, a], stay, ws, band)
         if C[0, a] < 0:  # the given priorities leave it no move
             return P[0], False
     root = P[0].copy()
+    seen_prev = np.full(len(nbr), -1, dtype=np.int64)  # _first_collision's cell tables
+    seen_cur = np.full(len(nbr), -1, dtype=np.int64)
     top, expanded = 1, 0
     while top > 0:
         top -= 1
         parent_p, parent_h, parent_c = P[top].copy(), H[top].copy(), C[top].copy()
-        t, a, b = _first_collision(parent_p)
+        t, a, b = _first_collision(parent_p, seen_prev, seen_cur)
         if t < 0:
             return parent_p, True
         expanded += 1
@@ -206,7 +277,7 @@ def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarr
             if parent_h[hi, lo]:
                 continue
             P[slot], H[slot], C[slot] = parent_p, parent_h, parent_c
-            if not _branch(P[slot], H[slot], C[slot], hi, lo, nbr, start, goal, h, stay, ws):
+            if not _branch(P[slot], H[slot], C[slot], hi, lo, nbr, start, goal, h, hg, stay, ws, band):
                 continue
             total = C[slot].sum()
             if kept == 1 and total > kept_cost:  # the cheaper child goes on top of the stack

@@ -234,8 +234,8 @@ class Follower:
         self.next_cell = np.zeros(n, dtype=np.int64)
         self.waiting = np.zeros(n, dtype=np.float64)  # steps since the last goal
         self.tie_break = (np.arange(n) * 0.6180339887) % 1.0
-        self._dist_goal = np.full(n, -1, dtype=np.int64)  # goal cell of each row of _dist (the shield's)
-        self._dist: np.ndarray | None = None  # (agents, cells) distances to goals, made on the shield's first call
+        self._dist_goal = np.full(n, -1, dtype=np.int64)  # goal cell of each row of _dist
+        self._dist: np.ndarray | None = None  # (agents, cells) distances to goals, made on first use
         self._occ = np.full((2, len(self.nbr)), -1, dtype=np.int64)
         self._corridor = (self.nbr[:, 1:] >= 0).sum(axis=1) <= 2
         if not 0 <= cfg.pbs_window <= cfg.path_len:
@@ -332,7 +332,7 @@ class Follower:
         h = bfs_many(self.nbr, target.astype(np.int32)).astype(np.float64)
         h[h < 0] = 1e9  # unreachable
         paths, solved = pbs_window(self.nbr, cell.astype(np.int64), goal.astype(np.int64), h,
-                                   cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
+                                   self._goal_distances(goal), cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
                                    self.waiting[:, None] >= self.waiting[None, :] + cfg.pbs_patience)
         if not solved:
             self._pbs_backoff = min(2 * self._pbs_backoff or 1, 64)
@@ -340,6 +340,17 @@ class Follower:
             return actions
         self._pbs_backoff = 0
         return self._actions_to(np.where(paths[:, 1] >= 0, paths[:, 1], cell))
+
+    def _goal_distances(self, goal: np.ndarray) -> np.ndarray:
+        """(agents, cells) distances to each agent's goal cell (-1: unreachable), for PIBT's corridor-swap test
+        and PBS's search band; a row is recomputed only when its goal changes."""
+        if self._dist is None:
+            self._dist = np.zeros((len(goal), len(self.nbr)), dtype=np.int32)
+        stale = goal != self._dist_goal
+        if stale.any():
+            self._dist[stale] = bfs_many(self.nbr, goal[stale].astype(np.int32))
+            self._dist_goal[stale] = goal[stale]
+        return self._dist
 
     def shield(self, actions: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
         """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
@@ -350,18 +361,13 @@ class Follower:
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]
         goal = core.goals[:, 0] * w + core.goals[:, 1]
-        if self._dist is None:
-            self._dist = np.zeros((n, len(self.nbr)), dtype=np.int32)
-        stale = goal != self._dist_goal
-        if stale.any():  # distance tables for PIBT's corridor-swap test, refreshed when a goal changes
-            self._dist[stale] = bfs_many(self.nbr, goal[stale].astype(np.int32))
-            self._dist_goal[stale] = goal[stale]
+        dist = self._goal_distances(goal)
         key = np.zeros((n, 5)) if probs is None else probs.astype(np.float64)
         key[np.arange(n), actions] = 2.0
         pref = np.argsort(-key, axis=1, kind="stable").astype(np.int64)
         order = np.argsort(-(self.waiting + self.tie_break), kind="stable")
         empty = np.empty(0, dtype=np.int64)
-        q_to = pibt_config(self.nbr, self._dist, goal.astype(np.int64), cell.astype(np.int64), order, empty, empty,
+        q_to = pibt_config(self.nbr, dist, goal.astype(np.int64), cell.astype(np.int64), order, empty, empty,
                            self._occ[0], self._occ[1], pref)
         return self._actions_to(q_to)
 

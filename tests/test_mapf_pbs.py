@@ -1,30 +1,33 @@
 """Windowed PBS (baselines/mapf_pbs.py): solved windows are collision-free walks on the grid, a corridor meeting
-is resolved through a side pocket, an unsolvable window says so, and the Follower refuses a window longer than
-its plans."""
+is resolved through a side pocket, an unsolvable window says so, the search band and the one-pass collision scan
+agree with their exhaustive versions, and the Follower refuses a window longer than its plans."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ncosolve.baselines.mapf_pbs import pbs_window, workspace
+from ncosolve.baselines.mapf_pbs import _first_collision, collision_time, pbs_window, workspace
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.mapf_follower import Follower, FollowerConfig
 from ncosolve.problems.mapf import MAPFInstance, neighbor_table
 from ncosolve.problems.mapf_kernels import bfs_many
 
 
-def _solve(grid, starts, goals, window, stay, nodes=64, prior=None):
+def _solve(grid, starts, goals, window, stay, nodes=64, prior=None, targets=None, band=2):
+    """PBS toward ``goals``; paths that do not arrive are scored by their distance to ``targets`` (default: the
+    goals)."""
     nbr = neighbor_table(grid)
     w = grid.shape[1]
     start = np.array([r * w + c for r, c in starts], dtype=np.int64)
     goal = np.array([r * w + c for r, c in goals], dtype=np.int64)
-    h = bfs_many(nbr, goal.astype(np.int32)).astype(np.float64)
+    hg = bfs_many(nbr, goal.astype(np.int32))
+    target = goal if targets is None else np.array([r * w + c for r, c in targets], dtype=np.int64)
+    h = bfs_many(nbr, target.astype(np.int32)).astype(np.float64)
     h[h < 0] = 1e9
     if prior is None:
         prior = np.zeros((len(start), len(start)), dtype=bool)
-    return nbr, pbs_window(nbr, start, goal, h, window, nodes, stay, workspace(len(nbr), window),
-                           prior)
+    return nbr, pbs_window(nbr, start, goal, h, hg, window, nodes, stay, workspace(len(nbr), window), prior, band)
 
 
 def _assert_collision_free_walks(nbr, paths, start):
@@ -95,6 +98,42 @@ def test_solved_windows_are_collision_free(seed):
         nbr, (paths, solved) = _solve(grid, starts, goals, 6, stay, nodes=256)
         assert solved
         _assert_collision_free_walks(nbr, paths, starts[:, 0] * 9 + starts[:, 1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_search_band_changes_nothing(seed):
+    # the band only narrows the sweep where it can prove the answer; the unbanded search (-1) must agree exactly,
+    # also when paths that do not arrive aim at targets other than the goals (the Follower's plan cells)
+    rng = np.random.default_rng(seed)
+    grid = rng.random((14, 14)) < 0.25
+    free = np.argwhere(~grid)
+    pick = rng.choice(len(free), size=60, replace=False)
+    starts, goals, targets = free[pick[:20]], free[pick[20:40]], free[pick[40:]]
+    for stay in (False, True):
+        for aim in (None, targets):
+            _, (banded, ok) = _solve(grid, starts, goals, 10, stay, nodes=128, targets=aim)
+            _, (wide, ok_wide) = _solve(grid, starts, goals, 10, stay, nodes=128, targets=aim, band=-1)
+            assert ok == ok_wide and np.array_equal(banded, wide)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_first_collision_is_the_earliest_and_smallest_pair(seed):
+    rng = np.random.default_rng(seed)
+    n, steps, cells = 14, 8, 24
+    paths = rng.integers(0, cells, size=(n, steps))
+    paths[:, 0] = rng.choice(cells, size=n, replace=False)  # agents start on distinct cells
+    for a in range(n):  # some agents leave the plan (lifelong arrivals)
+        paths[a, rng.integers(2, steps + 4):] = -1
+    for a in rng.choice(n, size=4, replace=False):  # plant swaps
+        b, t = (a + 1) % n, int(rng.integers(1, steps))
+        if paths[a, t - 1] >= 0 and paths[b, t - 1] >= 0:
+            paths[a, t], paths[b, t] = paths[b, t - 1], paths[a, t - 1]
+    pairs = [(collision_time(paths, a, b), a, b) for a in range(n) for b in range(a + 1, n)]
+    pairs = [p for p in pairs if p[0] > 0]
+    expected = min(pairs) if pairs else (-1, -1, -1)
+    prev, cur = np.full(cells, -1, dtype=np.int64), np.full(cells, -1, dtype=np.int64)
+    assert _first_collision(paths, prev, cur) == expected
+    assert (prev == -1).all() and (cur == -1).all()  # the scratch tables are left clean for the next call
 
 
 def test_follower_refuses_a_window_longer_than_its_plans():
