@@ -12,11 +12,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+UNREACHABLE = 1e9  # the distance scored for a target the agent cannot reach (``h`` < 0)
+SHARED = -2  # an ``occ`` cell that several higher agents hold at once
+
 
 @numba.njit(cache=True)
 def _table(paths: np.ndarray, a: int, higher: np.ndarray, occ: np.ndarray, cat: np.ndarray, sign: int) -> None:
-    """Add (``sign`` 1) or remove (-1) the other agents' paths: higher agents' cells in ``occ`` (their id; hard
-    constraints), the rest counted in ``cat`` (soft)."""
+    """Add (``sign`` 1) or remove (-1) the other agents' paths: higher agents' cells in ``occ`` (their id, or
+    ``SHARED`` where several higher agents meet; hard constraints), the rest counted in ``cat`` (soft)."""
     for b in range(paths.shape[0]):
         if b == a:
             continue
@@ -25,7 +28,7 @@ def _table(paths: np.ndarray, a: int, higher: np.ndarray, occ: np.ndarray, cat: 
             if v < 0:
                 break
             if higher[b]:
-                occ[t, v] = b if sign > 0 else -1
+                occ[t, v] = -1 if sign < 0 else (b if occ[t, v] == -1 else SHARED)
             else:
                 cat[t, v] += sign
 
@@ -34,19 +37,32 @@ def _table(paths: np.ndarray, a: int, higher: np.ndarray, occ: np.ndarray, cat: 
 def _goal_free(occ: np.ndarray, g: int, t: int) -> bool:
     """No higher agent enters cell ``g`` after time ``t`` within the window (so an agent can stay there)."""
     for x in range(t + 1, occ.shape[0]):
-        if occ[x, g] >= 0:
+        if occ[x, g] != -1:
             return False
     return True
 
 
 @numba.njit(cache=True)
+def _swaps(b: int, u: int, v: int, t: int, paths: np.ndarray, higher: np.ndarray) -> bool:
+    """A move from ``u`` to ``v`` at time ``t`` swaps cells with a higher agent (``b``: the one ``occ`` holds at
+    ``v`` at ``t - 1``; with ``SHARED`` every higher agent is checked)."""
+    if b >= 0:
+        return paths[b, t] == u
+    if b == SHARED:
+        for x in range(paths.shape[0]):
+            if higher[x] and paths[x, t - 1] == v and paths[x, t] == u:
+                return True
+    return False
+
+
+@numba.njit(cache=True)
 def _sweep(s: int, g: int, hrow: np.ndarray, hg: np.ndarray, band: int, nbr: np.ndarray, paths: np.ndarray,
-           stay: bool, ws: tuple) -> tuple:
+           higher: np.ndarray, stay: bool, ws: tuple) -> tuple:
     """Layered space-time sweep from cell ``s`` at time 0 until ``g`` is reached or the window ends, with the
     tables of ``_table`` filled: (arrival time or -1, last layer reached). With ``band`` >= 0 it keeps only
     states that have lost at most ``band`` steps toward the target of ``hrow`` or can still reach ``g`` (goal
     distances ``hg``) in the window."""
-    occ, cat, sc, par, mark, layer, cnt, token = ws
+    occ, cat, sc, par, mark, layer, cnt, token = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[6], ws[7]
     token[0] += 1
     tok = token[0]
     W = paths.shape[1] - 1
@@ -64,14 +80,12 @@ def _sweep(s: int, g: int, hrow: np.ndarray, hg: np.ndarray, band: int, nbr: np.
             u = layer[t - 1, i]
             for k in range(5):
                 v = nbr[u, k]
-                if v < 0 or occ[t, v] >= 0:
+                if v < 0 or occ[t, v] != -1:
                     continue
                 if band >= 0 and t - (hs - hrow[v]) > band and not (reach and 0 <= hg[v] <= W - t):
                     continue
-                if k != 0:
-                    b = occ[t - 1, v]
-                    if b >= 0 and paths[b, t] == u:
-                        continue
+                if k != 0 and _swaps(occ[t - 1, v], u, v, t, paths, higher):
+                    continue
                 cand = sc[t - 1, u] + cat[t, v]
                 if mark[t, v] != tok:
                     mark[t, v], sc[t, v], par[t, v] = tok, cand, u
@@ -114,12 +128,12 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
     W = paths.shape[1] - 1
     s, g = start[a], goal[a]
     _table(paths, a, higher, occ, cat, 1)
-    found, last = _sweep(s, g, h[a], hg[a], band, nbr, paths, stay, ws)
+    found, last = _sweep(s, g, h[a], hg[a], band, nbr, paths, higher, stay, ws)
     end = -1
     if found < 0 and last == W:
         end = _window_end(h[a], W, ws)
     if band >= 0 and found < 0 and (end < 0 or W - (h[a, s] - h[a, end]) > band):  # the band may have cut the answer
-        found, last = _sweep(s, g, h[a], hg[a], -1, nbr, paths, stay, ws)
+        found, last = _sweep(s, g, h[a], hg[a], -1, nbr, paths, higher, stay, ws)
         if found < 0 and last == W:
             end = _window_end(h[a], W, ws)
     _table(paths, a, higher, occ, cat, -1)
@@ -128,7 +142,7 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
     if found >= 0:
         end, tend, cost = g, found, float(found)
     else:
-        tend, cost = W, W + h[a, end]
+        tend, cost = W, W + (h[a, end] if h[a, end] >= 0 else UNREACHABLE)
     paths[a, :] = -1
     if stay:
         paths[a, tend:] = end
@@ -202,41 +216,53 @@ def _first_collision(paths: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> tu
 
 @numba.njit(cache=True)
 def _branch(paths: np.ndarray, higher: np.ndarray, cost: np.ndarray, hi: int, lo: int, nbr: np.ndarray,
-            start: np.ndarray, goal: np.ndarray, h: np.ndarray, hg: np.ndarray, stay: bool, ws: tuple, band: int) -> bool:
+            start: np.ndarray, goal: np.ndarray, h: np.ndarray, hg: np.ndarray, stay: bool, ws: tuple,
+            band: int) -> bool:
     """Give ``hi`` priority over ``lo`` (and over everything below ``lo``), then replan ``lo`` and, in
-    topological order, every agent below it that now collides with one above it; False if one cannot move."""
+    topological order, every agent below it that now collides with one above it; False if one cannot move.
+    Every path already avoids the agents that were above it, so only the new ones and the replanned ones are
+    checked."""
     n = len(start)
     below = np.zeros(n, dtype=np.int64)
+    fresh = np.zeros((n, n), dtype=np.bool_)  # fresh[c, b]: b is above c only from now on
     m = 0
     for c in range(n):
         if c == lo or higher[c, lo]:
-            higher[c] |= higher[hi]
-            higher[c, hi] = True
+            for b in range(n):
+                if (higher[hi, b] or b == hi) and not higher[c, b]:
+                    fresh[c, b] = higher[c, b] = True
             below[m] = c
             m += 1
     keys = np.empty(m, dtype=np.int64)
     for i in range(m):
         keys[i] = higher[below[i]].sum()
+    moved = np.zeros(n, dtype=np.bool_)
     for i in np.argsort(keys, kind="mergesort"):
         c = below[i]
         need = c == lo
         b = 0
         while not need and b < n:
-            need = higher[c, b] and collision_time(paths, c, b) > 0
+            need = higher[c, b] and (fresh[c, b] or moved[b]) and collision_time(paths, c, b) > 0
             b += 1
         if need:
             cost[c] = plan_agent(c, nbr, start, goal, h, hg, paths, higher[c], stay, ws, band)
             if cost[c] < 0:
                 return False
+            moved[c] = True
     return True
 
 
-def workspace(cells: int, window: int) -> tuple:
-    """Scratch arrays of ``plan_agent`` for a map of ``cells`` cells and a ``window``-step horizon."""
-    shape = (window + 1, cells)
+def workspace(cells: int, window: int, agents: int, max_nodes: int) -> tuple:
+    """Scratch arrays of ``pbs_window``, made once per map and team: the sweep's tables for ``cells`` cells and a
+    ``window``-step horizon, the depth-first node stack for ``agents`` agents and ``max_nodes`` expansions (a
+    fresh stack on every call cost more than the search itself at 96 agents), the collision scan's cell tables."""
+    shape, depth = (window + 1, cells), max_nodes + 2
     return (np.full(shape, -1, dtype=np.int64), np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64),
             np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64),
-            np.zeros(window + 1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+            np.zeros(window + 1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+            np.empty((depth, agents, window + 1), dtype=np.int64), np.empty((depth, agents, agents), dtype=np.bool_),
+            np.empty((depth, agents), dtype=np.float64), np.full(cells, -1, dtype=np.int64),
+            np.full(cells, -1, dtype=np.int64))
 
 
 @numba.njit(cache=True)
@@ -244,24 +270,23 @@ def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarr
                max_nodes: int, stay: bool, ws: tuple, prior: np.ndarray, band: int = 2) -> tuple:
     """Collision-free ``window``-step paths (agents, window + 1) for agents at cells ``start`` aiming at
     ``goal`` (``h[a]``: agent a's distance-to-target table for paths that do not arrive; ``hg[a]``: its distances
-    to the goal, -1 where unreachable, which only narrow the search: ``band``, see ``plan_agent``), by depth-first PBS
+    to the goal, which only narrow the search: ``band``, see ``plan_agent``; both -1 where unreachable), by
+    depth-first PBS
     over at most ``max_nodes`` expanded nodes, starting from the priorities ``prior`` ((agents, agents) bool,
     ``prior[a, b]``: b goes before a; transitive and acyclic); (paths, True), or the root's paths (each agent
     planned alone, avoiding the others softly) and False when the budget runs out or every order fails."""
     n = len(start)
-    depth = max_nodes + 2
-    P = np.full((depth, n, window + 1), -1, dtype=np.int64)
-    H = np.zeros((depth, n, n), dtype=np.bool_)
-    C = np.zeros((depth, n), dtype=np.float64)
+    P, H, C, seen_prev, seen_cur = ws[8], ws[9], ws[10], ws[11], ws[12]
+    if P.shape[0] < max_nodes + 2 or P.shape[1] != n or P.shape[2] != window + 1:
+        raise ValueError("the workspace was made for another team size, window or node budget")
+    P[0] = -1
     P[0, :, 0] = start
     H[0] = prior
     for a in np.argsort(prior.sum(axis=1), kind="mergesort"):
         C[0, a] = plan_agent(a, nbr, start, goal, h, hg, P[0], H[0, a], stay, ws, band)
         if C[0, a] < 0:  # the given priorities leave it no move
-            return P[0], False
+            return P[0].copy(), False
     root = P[0].copy()
-    seen_prev = np.full(len(nbr), -1, dtype=np.int64)  # _first_collision's cell tables
-    seen_cur = np.full(len(nbr), -1, dtype=np.int64)
     top, expanded = 1, 0
     while top > 0:
         top -= 1

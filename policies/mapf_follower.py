@@ -49,6 +49,7 @@ from ncosolve.problems.mapf_kernels import bfs_many
 FORMAT = "ncosolve-mapf-follower/1"
 SHIPPED_DIR = Path(ncosolve.errors.__file__).resolve().parent / "data" / "checkpoints" / "mapf"
 SHIPPED = SHIPPED_DIR / "follower.pt"
+ROW_CACHE_BYTES = 64 << 20  # memory for the distance rows kept between steps (PBS targets)
 CHANNELS = ("obstacles", "other agents", "own plan", "own goal", "other agents' goals",
             "other agents' next planned cells", "agents with higher priority")
 
@@ -242,8 +243,9 @@ class Follower:
             raise ValueError(f"pbs_window must be 0 (off) to path_len ({cfg.path_len}), got {cfg.pbs_window}")
         if cfg.pbs_patience <= 0:
             raise ValueError(f"pbs_patience must be positive, got {cfg.pbs_patience}")
-        self._pbs_ws = workspace(len(self.nbr), cfg.pbs_window) if cfg.pbs_window else None
+        self._pbs_ws = workspace(len(self.nbr), cfg.pbs_window, n, cfg.pbs_nodes) if cfg.pbs_window else None
         self._pbs_wait = self._pbs_backoff = 0  # steps to skip PBS after failures (it rarely succeeds when dense)
+        self._rows: dict[int, np.ndarray] = {}  # distance table from each recent PBS target cell
 
     @property
     def num_agents(self) -> int:
@@ -329,8 +331,7 @@ class Follower:
         steps = (self.paths >= 0).sum(axis=1)
         ahead = self.paths[np.arange(n), np.clip(np.minimum(steps, cfg.pbs_window) - 1, 0, None)]
         target = np.where(steps > 0, ahead, goal)
-        h = bfs_many(self.nbr, target.astype(np.int32)).astype(np.float64)
-        h[h < 0] = 1e9  # unreachable
+        h = self._distances_from(target)
         paths, solved = pbs_window(self.nbr, cell.astype(np.int64), goal.astype(np.int64), h,
                                    self._goal_distances(goal), cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
                                    self.waiting[:, None] >= self.waiting[None, :] + cfg.pbs_patience)
@@ -340,6 +341,17 @@ class Follower:
             return actions
         self._pbs_backoff = 0
         return self._actions_to(np.where(paths[:, 1] >= 0, paths[:, 1], cell))
+
+    def _distances_from(self, cells: np.ndarray) -> np.ndarray:
+        """(len(cells), map cells) BFS distances from each of ``cells`` (-1: unreachable). Rows are kept, up to
+        ``ROW_CACHE_BYTES``, because a plan's cell ``pbs_window`` steps ahead moves one cell a step along it."""
+        missing = np.unique(cells[[c not in self._rows for c in cells.tolist()]])
+        if len(missing):
+            if (len(self._rows) + len(missing)) * 4 * len(self.nbr) > ROW_CACHE_BYTES:
+                self._rows.clear()
+            for c, row in zip(missing.tolist(), bfs_many(self.nbr, missing.astype(np.int32))):
+                self._rows[c] = row
+        return np.stack([self._rows[c] for c in cells.tolist()])
 
     def _goal_distances(self, goal: np.ndarray) -> np.ndarray:
         """(agents, cells) distances to each agent's goal cell (-1: unreachable), for PIBT's corridor-swap test

@@ -23,11 +23,11 @@ def _solve(grid, starts, goals, window, stay, nodes=64, prior=None, targets=None
     goal = np.array([r * w + c for r, c in goals], dtype=np.int64)
     hg = bfs_many(nbr, goal.astype(np.int32))
     target = goal if targets is None else np.array([r * w + c for r, c in targets], dtype=np.int64)
-    h = bfs_many(nbr, target.astype(np.int32)).astype(np.float64)
-    h[h < 0] = 1e9
+    h = bfs_many(nbr, target.astype(np.int32))
     if prior is None:
         prior = np.zeros((len(start), len(start)), dtype=bool)
-    return nbr, pbs_window(nbr, start, goal, h, hg, window, nodes, stay, workspace(len(nbr), window), prior, band)
+    return nbr, pbs_window(nbr, start, goal, h, hg, window, nodes, stay, workspace(len(nbr), window, len(start), nodes),
+                           prior, band)
 
 
 def _assert_collision_free_walks(nbr, paths, start):
