@@ -101,7 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per (instance, method)")
     parser.add_argument("--seeds", type=int, default=10, help="lifelong instances per map")
-    parser.add_argument("--only", choices=("one_shot", "lifelong"), help="run one section")
+    parser.add_argument("--only", choices=("one_shot", "lifelong"),
+                        help="run one section (the other one already in --json is kept)")
     parser.add_argument("--methods", default=";".join(LIFELONG_METHODS),
                         help="lifelong methods, ';'-separated, each name[:option=value,...]")
     parser.add_argument("--checkpoint", help="Follower checkpoint for mapf-learned (default: the shipped one)")
@@ -121,6 +122,12 @@ def main() -> None:
     for key in ("one_shot", "lifelong"):
         if key in results:
             print(f"\n== {key}\n{_table([{k: v for k, v in r.items() if k != 'per_seed'} for r in results[key]])}")
+    if args.only and Path(args.json).exists():  # keep the section that was not rerun, with its own date
+        earlier = json.loads(Path(args.json).read_text())
+        other = "lifelong" if args.only == "one_shot" else "one_shot"
+        if other in earlier:
+            results[other] = earlier[other]
+            results[f"{other}_from"] = earlier.get(f"{other}_from", earlier.get("date"))
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     print(f"\nwritten to {args.json}")
