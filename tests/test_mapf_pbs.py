@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ncosolve.baselines.mapf_pbs import _first_collision, collision_time, pbs_window, workspace
+from ncosolve.baselines.mapf_pbs import _first_collision, collision_time, pbs_window, plan_agent, workspace
 from ncosolve.envs.mapf import MAPFCore
 from ncosolve.policies.mapf_follower import Follower, FollowerConfig
 from ncosolve.problems.mapf import MAPFInstance, neighbor_table
@@ -134,6 +134,23 @@ def test_first_collision_is_the_earliest_and_smallest_pair(seed):
     prev, cur = np.full(cells, -1, dtype=np.int64), np.full(cells, -1, dtype=np.int64)
     assert _first_collision(paths, prev, cur) == expected
     assert (prev == -1).all() and (cur == -1).all()  # the scratch tables are left clean for the next call
+
+
+def test_low_level_sees_a_swap_with_either_of_two_higher_agents_sharing_a_cell():
+    # corridor 0-1-2-3-4; higher agents 0 and 1 (their paths need not be valid here) both stand on cell 2 at time
+    # 1; then agent 0 steps 2 -> 1 -> 0 while agent 1 leaves to 3. Agent 2, on cell 1, is boxed in: stepping 1 -> 2
+    # at time 2 swaps with agent 0 (the cell table can name only one of the two agents on cell 2), staying meets
+    # it, and cell 0 is its next stop. Missing the swap would return a path through agent 0.
+    grid = np.zeros((1, 5), dtype=bool)
+    nbr = neighbor_table(grid)
+    paths = np.array([[4, 2, 1, 0, 0], [3, 2, 3, 3, 3], [1, -1, -1, -1, -1]], dtype=np.int64)
+    start, goal = paths[:, 0].copy(), np.array([0, 3, 4], dtype=np.int64)
+    h = bfs_many(nbr, goal.astype(np.int32))
+    higher = np.array([True, True, False])
+    assert plan_agent(2, nbr, start, goal, h, h, paths, higher, False, workspace(len(nbr), 4, 3, 1), 2) == -1
+    higher[0] = False  # without agent 0 above it, agent 2 goes 1 -> 2 at time 2 (agent 1 has left for cell 3)
+    assert plan_agent(2, nbr, start, goal, h, h, paths, higher, False, workspace(len(nbr), 4, 3, 1), 2) >= 0
+    assert paths[2, 2] == 2
 
 
 def test_follower_refuses_a_window_longer_than_its_plans():
