@@ -122,8 +122,8 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
     collisions with the others. Cost: the arrival time at ``goal[a]``, or ``W + h[a, end]`` for a path that does
     not arrive; among equal costs, fewest soft collisions, then progress early (waits late). With ``band`` >= 0
     the sweep first keeps to paths that lose at most ``band`` steps (or can still arrive: ``hg[a]``, distances to
-    the goal) and widens only when that cannot prove its answer optimal, so the path is the same. Writes ``paths[a]`` and returns the cost, or -1 when every path is
-    blocked."""
+    the goal) and widens only when that cannot prove its answer optimal, so the path is the same. Writes
+    ``paths[a]`` and returns the cost, or -1 when every path is blocked."""
     occ, cat = ws[0], ws[1]
     W = paths.shape[1] - 1
     s, g = start[a], goal[a]
@@ -132,7 +132,7 @@ def plan_agent(a: int, nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: 
     end = -1
     if found < 0 and last == W:
         end = _window_end(h[a], W, ws)
-    if band >= 0 and found < 0 and (end < 0 or W - (h[a, s] - h[a, end]) > band):  # the band may have cut the answer
+    if band >= 0 and found < 0 and (end < 0 or W - (h[a, s] - h[a, end]) > band):  # the band may hide the answer
         found, last = _sweep(s, g, h[a], hg[a], -1, nbr, paths, higher, stay, ws)
         if found < 0 and last == W:
             end = _window_end(h[a], W, ws)
@@ -179,8 +179,8 @@ def _first_collision(paths: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> tu
             v = paths[a, t]
             if v < 0:
                 continue
-            b = cur[v]
-            if b >= 0 and paths[b, t] == v:
+            b = cur[v]  # cleared after every time step, so an entry is an agent on v now
+            if b >= 0:
                 if b < ba or (b == ba and a < bb):
                     ba, bb = b, a
             else:
@@ -271,10 +271,10 @@ def pbs_window(nbr: np.ndarray, start: np.ndarray, goal: np.ndarray, h: np.ndarr
     """Collision-free ``window``-step paths (agents, window + 1) for agents at cells ``start`` aiming at
     ``goal`` (``h[a]``: agent a's distance-to-target table for paths that do not arrive; ``hg[a]``: its distances
     to the goal, which only narrow the search: ``band``, see ``plan_agent``; both -1 where unreachable), by
-    depth-first PBS
-    over at most ``max_nodes`` expanded nodes, starting from the priorities ``prior`` ((agents, agents) bool,
-    ``prior[a, b]``: b goes before a; transitive and acyclic); (paths, True), or the root's paths (each agent
-    planned alone, avoiding the others softly) and False when the budget runs out or every order fails."""
+    depth-first PBS over at most ``max_nodes`` expanded nodes, starting from the priorities ``prior`` ((agents,
+    agents) bool, ``prior[a, b]``: b goes before a; transitive and acyclic); (paths, True), or the root's paths
+    (each agent planned alone, avoiding the others softly) and False when the budget runs out or every order
+    fails."""
     n = len(start)
     P, H, C, seen_prev, seen_cur = ws[8], ws[9], ws[10], ws[11], ws[12]
     if P.shape[0] < max_nodes + 2 or P.shape[1] != n or P.shape[2] != window + 1:

@@ -314,26 +314,26 @@ class Follower:
         core = self.core
         return np.argmax(self.nbr[core.pos[:, 0] * core.w + core.pos[:, 1]] == cells[:, None], axis=1)
 
-    def joint_plan(self, actions: np.ndarray) -> np.ndarray:
-        """With ``pbs_window``: the first moves of collision-free windowed PBS paths toward the plans' cells
-        ``pbs_window`` ahead, if PBS finds them within ``pbs_nodes`` (agents that have waited ``pbs_patience``
-        steps longer than others yielding to them); else ``actions``. After a failure PBS rests for 1, 2, 4 ...
-        64 steps, so crowds where it cannot succeed pay little for it."""
+    def joint_plan(self, actions: np.ndarray, cell: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """With ``pbs_window``: the first moves of collision-free windowed PBS paths from the agents' ``cell`` ids
+        toward the plans' cells ``pbs_window`` ahead (or their ``goal`` cells), if PBS finds them within
+        ``pbs_nodes`` (agents that have waited ``pbs_patience`` steps longer than others yielding to them); else
+        ``actions``. After a failure PBS rests for 1, 2, 4 ... 64 steps, so crowds where it cannot succeed pay
+        little for it."""
         cfg, core = self.cfg, self.core
         if not cfg.pbs_window:
             return actions
         if self._pbs_wait > 0:
             self._pbs_wait -= 1
             return actions
-        n, w = len(actions), core.w
-        cell = core.pos[:, 0] * w + core.pos[:, 1]
-        goal = core.goals[:, 0] * w + core.goals[:, 1]
+        n = len(actions)
         steps = (self.paths >= 0).sum(axis=1)
         ahead = self.paths[np.arange(n), np.clip(np.minimum(steps, cfg.pbs_window) - 1, 0, None)]
         target = np.where(steps > 0, ahead, goal)
         h = self._distances_from(target)
         paths, solved = pbs_window(self.nbr, cell.astype(np.int64), goal.astype(np.int64), h,
-                                   self._goal_distances(goal), cfg.pbs_window, cfg.pbs_nodes, core.mode == "nothing", self._pbs_ws,
+                                   self._goal_distances(goal), cfg.pbs_window, cfg.pbs_nodes,
+                                   core.mode == "nothing", self._pbs_ws,
                                    self.waiting[:, None] >= self.waiting[None, :] + cfg.pbs_patience)
         if not solved:
             self._pbs_backoff = min(2 * self._pbs_backoff or 1, 64)
@@ -368,11 +368,11 @@ class Follower:
         """Conflict-free actions from sampled ``actions`` and the policy's ``probs`` (agents, 5): PIBT in priority
         order (steps since the last goal), each agent trying its sampled action (or the ``joint_plan`` move),
         then the rest by probability (without ``probs``: in action order, wait first)."""
-        actions = self.joint_plan(actions)
         core = self.core
         n, w = len(actions), core.w
         cell = core.pos[:, 0] * w + core.pos[:, 1]
         goal = core.goals[:, 0] * w + core.goals[:, 1]
+        actions = self.joint_plan(actions, cell, goal)
         dist = self._goal_distances(goal)
         key = np.zeros((n, 5)) if probs is None else probs.astype(np.float64)
         key[np.arange(n), actions] = 2.0

@@ -30,6 +30,15 @@ def _solve(grid, starts, goals, window, stay, nodes=64, prior=None, targets=None
                            prior, band)
 
 
+def _random_map(seed, size, density, agents, groups):
+    """A random ``size`` x ``size`` grid and ``groups`` arrays of ``agents`` free cells, all cells distinct."""
+    rng = np.random.default_rng(seed)
+    grid = rng.random((size, size)) < density
+    free = np.argwhere(~grid)
+    pick = rng.choice(len(free), size=agents * groups, replace=False)
+    return grid, [free[pick[i * agents:(i + 1) * agents]] for i in range(groups)]
+
+
 def _assert_collision_free_walks(nbr, paths, start):
     assert np.array_equal(paths[:, 0], start)
     n, t1 = paths.shape
@@ -89,11 +98,7 @@ def test_given_priorities_are_kept():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_solved_windows_are_collision_free(seed):
-    rng = np.random.default_rng(seed)
-    grid = rng.random((9, 9)) < 0.2
-    free = np.argwhere(~grid)
-    pick = rng.choice(len(free), size=16, replace=False)
-    starts, goals = free[pick[:8]], free[pick[8:]]
+    grid, (starts, goals) = _random_map(seed, 9, 0.2, 8, 2)
     for stay in (False, True):
         nbr, (paths, solved) = _solve(grid, starts, goals, 6, stay, nodes=256)
         assert solved
@@ -104,11 +109,7 @@ def test_solved_windows_are_collision_free(seed):
 def test_search_band_changes_nothing(seed):
     # the band only narrows the sweep where it can prove the answer; the unbanded search (-1) must agree exactly,
     # also when paths that do not arrive aim at targets other than the goals (the Follower's plan cells)
-    rng = np.random.default_rng(seed)
-    grid = rng.random((14, 14)) < 0.25
-    free = np.argwhere(~grid)
-    pick = rng.choice(len(free), size=60, replace=False)
-    starts, goals, targets = free[pick[:20]], free[pick[20:40]], free[pick[40:]]
+    grid, (starts, goals, targets) = _random_map(seed, 14, 0.25, 20, 3)
     for stay in (False, True):
         for aim in (None, targets):
             _, (banded, ok) = _solve(grid, starts, goals, 10, stay, nodes=128, targets=aim)
